@@ -1,0 +1,125 @@
+"""Typed publish/subscribe with bounded per-subscriber queues.
+
+Publishing never blocks and never waits for a slow subscriber: when a subscriber's queue is
+full its backlog is dropped and replaced by a single :class:`Lagged` marker, after which the
+subscriber is expected to resync from the cache (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import ClassVar
+
+from .models import Container, HostState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every bus event; ``topic`` names the kind ("container.changed")."""
+
+    topic: ClassVar[str] = "event"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerChanged(Event):
+    """A container was created, changed state or was removed (``container`` is None)."""
+
+    topic: ClassVar[str] = "container.changed"
+    host: str
+    id: str
+    key: str
+    container: Container | None
+    # The engine action that caused the change, or "sync" after a resync.
+    action: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostChanged(Event):
+    """A host went online/offline, or its details changed."""
+
+    topic: ClassVar[str] = "host.changed"
+    host: HostState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lagged(Event):
+    """Marker: this subscriber fell behind and missed events; resync from the cache."""
+
+    topic: ClassVar[str] = "lagged"
+    dropped: int = 0
+
+
+class Subscription:
+    """One subscriber's bounded queue; iterate it with ``async for``."""
+
+    def __init__(self, bus: Bus, topics: frozenset[str] | None, maxsize: int) -> None:
+        self._bus = bus
+        self.topics = topics
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=maxsize)
+
+    def wants(self, event: Event) -> bool:
+        return self.topics is None or event.topic in self.topics
+
+    def deliver(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            dropped = self._queue.qsize()
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(Lagged(dropped=dropped + 1))
+
+    async def get(self) -> Event:
+        """Wait for the next event."""
+        return await self._queue.get()
+
+    def close(self) -> None:
+        self._bus._subscribers.discard(self)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self._queue.get()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Bus:
+    """In-process pub/sub for core events."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+
+    def subscribe(self, topics: Iterable[str] | None = None, *, maxsize: int = 1000) -> Subscription:
+        """Subscribe to some topics (all when None); use as a context manager to unsubscribe."""
+        sub = Subscription(self, frozenset(topics) if topics is not None else None, maxsize)
+        self._subscribers.add(sub)
+        return sub
+
+    def publish(self, event: Event) -> None:
+        """Deliver to every interested subscriber without blocking."""
+        for sub in tuple(self._subscribers):
+            if sub.wants(event):
+                sub.deliver(event)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def __repr__(self) -> str:
+        return f"<Bus subscribers={len(self._subscribers)}>"
+

@@ -1,0 +1,340 @@
+"""DockerHost: one Docker Engine connection, the only place that imports aiodocker.
+
+Every engine call goes through :meth:`DockerHost._request` / :meth:`DockerHost._stream`, which
+map aiodocker/aiohttp failures onto the core's error tree (``raise ... from err``). Raw calls use
+aiodocker's private ``_query`` helper (pinned to ``aiodocker>=0.27,<0.28`` for that reason).
+The API version is negotiated with the engine, never pinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import struct
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiodocker
+import aiohttp
+from aiodocker.exceptions import DockerError
+
+from ..errors import (
+    ChrontainerError,
+    Conflict,
+    EngineError,
+    HostUnreachable,
+    InvalidInput,
+    NotFound,
+)
+from ..models import (
+    Container,
+    ContainerStats,
+    EngineVersion,
+    HostSpec,
+    LogRecord,
+    LogStream,
+    ProcessList,
+)
+from . import parse
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+# aiodocker reports a failed connection as a DockerError with this pseudo status.
+_CONNECT_FAILED = 900
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineEvent:
+    """One entry of the engine's ``/events`` stream."""
+
+    type: str
+    action: str
+    id: str
+    attributes: Mapping[str, str]
+    time_nano: int
+
+
+def _map_error(host: str, what: str, err: BaseException) -> ChrontainerError:
+    """Translate a lower-layer failure into the core's error tree."""
+    if isinstance(err, DockerError):
+        message = str(err.message).strip()
+        if err.status == _CONNECT_FAILED:
+            return HostUnreachable(f"host {host}: cannot connect to the Docker engine")
+        if err.status == 404:
+            return NotFound(f"{what}: {message}")
+        if err.status == 409:
+            return Conflict(f"{what}: {message}")
+        if err.status == 400:
+            return InvalidInput(f"{what}: {message}")
+        return EngineError(f"host {host}: {what} failed: [{err.status}] {message}")
+    if isinstance(err, TimeoutError):
+        return HostUnreachable(f"host {host}: the Docker engine did not answer in time")
+    return HostUnreachable(f"host {host}: {type(err).__name__}: {err}")
+
+
+_LOWER_ERRORS = (DockerError, aiohttp.ClientError, TimeoutError, OSError, ValueError)
+
+
+class DockerHost:
+    """A connection to one Docker engine (``unix://`` or ``tcp://``).
+
+    Args:
+        spec: the host's slug, display name and URL.
+        connect_timeout: seconds to establish a connection.
+        request_timeout: seconds for a whole non-streaming request.
+    """
+
+    def __init__(
+        self, spec: HostSpec, *, connect_timeout: float = 5.0, request_timeout: float = 30.0
+    ) -> None:
+        self.spec = spec
+        self._timeout = aiohttp.ClientTimeout(
+            total=request_timeout, connect=connect_timeout, sock_connect=connect_timeout
+        )
+        # Streams (logs, events) have no total timeout but still must connect in time.
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_read=None, connect=connect_timeout, sock_connect=connect_timeout
+        )
+        self._client: aiodocker.Docker | None = None
+
+    @property
+    def slug(self) -> str:
+        return self.spec.slug
+
+    def _docker(self) -> aiodocker.Docker:
+        if self._client is None:
+            # aiodocker wants a running loop for its session, so create lazily.
+            self._client = aiodocker.Docker(url=self.spec.url, timeout=self._timeout)
+        return self._client
+
+    async def close(self) -> None:
+        """Close the connection pool; the next call reconnects."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    @asynccontextmanager
+    async def _response(
+        self,
+        what: str,
+        path: str,
+        method: str = "GET",
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        stream: bool = False,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Perform one request and yield the response, mapping every failure."""
+        try:
+            async with self._docker()._query(
+                path,
+                method,
+                params=dict(params) if params else None,
+                data=data,
+                timeout=self._stream_timeout if stream else self._timeout,
+            ) as response:
+                yield response
+        except _LOWER_ERRORS as err:
+            raise _map_error(self.slug, what, err) from err
+
+    async def _request(
+        self,
+        what: str,
+        path: str,
+        method: str = "GET",
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+    ) -> tuple[int, Any]:
+        """Perform a request and return (status, decoded JSON body or None)."""
+        payload = json.dumps(data) if data is not None else None
+        async with self._response(what, path, method, params=params, data=payload) as response:
+            try:
+                body = await response.read()
+            except _LOWER_ERRORS as err:
+                raise _map_error(self.slug, what, err) from err
+            if not body or "json" not in response.headers.get("Content-Type", ""):
+                return response.status, None
+            return response.status, json.loads(body)
+
+    # -- engine ---------------------------------------------------------------------------
+
+    async def version(self) -> EngineVersion:
+        """``GET /version``; also a cheap liveness check."""
+        _, doc = await self._request("version", "version")
+        return parse.parse_version(doc)
+
+    # -- containers -------------------------------------------------------------------------
+
+    async def container_ids(self) -> list[str]:
+        """Ids of every container, running or not."""
+        _, docs = await self._request("list containers", "containers/json", params={"all": "1"})
+        return [str(d["Id"]) for d in docs]
+
+    async def inspect_raw(self, ref: str) -> JSON:
+        """The engine's inspect document, unmodified (for the inspect view)."""
+        _, doc = await self._request(f"container {ref}", f"containers/{ref}/json")
+        if not isinstance(doc, dict):
+            raise EngineError(f"host {self.slug}: inspect of {ref} returned no document")
+        return doc
+
+    async def inspect(self, ref: str) -> Container:
+        """Inspect a container and parse it."""
+        return parse.parse_container(self.slug, await self.inspect_raw(ref))
+
+    async def container_action(
+        self, container_id: str, action: str, *, params: Mapping[str, Any] | None = None
+    ) -> bool:
+        """``POST /containers/{id}/{action}``; False when the engine says 304 (no change)."""
+        status, _ = await self._request(
+            f"container {container_id} {action}",
+            f"containers/{container_id}/{action}",
+            "POST",
+            params=params,
+        )
+        return status != 304
+
+    async def remove(self, container_id: str, *, force: bool, volumes: bool) -> None:
+        """``DELETE /containers/{id}``; anonymous volumes go too when ``volumes``."""
+        await self._request(
+            f"container {container_id} remove",
+            f"containers/{container_id}",
+            "DELETE",
+            params={"force": str(force).lower(), "v": str(volumes).lower()},
+        )
+
+    async def stats(self, container_id: str) -> ContainerStats:
+        """One stats reading; ``precpu_stats`` makes it a two-sample CPU figure."""
+        _, doc = await self._request(
+            f"container {container_id} stats",
+            f"containers/{container_id}/stats",
+            params={"stream": "false"},
+        )
+        return parse.parse_stats(doc)
+
+    async def top(self, container_id: str, ps_args: str | None = None) -> ProcessList:
+        params = {"ps_args": ps_args} if ps_args else None
+        _, doc = await self._request(
+            f"container {container_id} top", f"containers/{container_id}/top", params=params
+        )
+        return parse.parse_top(doc)
+
+    async def logs(
+        self,
+        container_id: str,
+        *,
+        tty: bool,
+        tail: int | None = None,
+        since: int | None = None,
+        timestamps: bool = False,
+        follow: bool = False,
+    ) -> AsyncIterator[LogRecord]:
+        """Stream log lines; stdout and stderr stay apart (a tty container has only stdout).
+
+        Leaving the iteration (``aclose``) closes the engine connection, which ends a follow.
+        """
+        params: dict[str, str] = {
+            "stdout": "true",
+            "stderr": "true",
+            "follow": str(follow).lower(),
+            "timestamps": str(timestamps).lower(),
+            "tail": "all" if tail is None else str(tail),
+        }
+        if since is not None:
+            params["since"] = str(since)
+        what = f"container {container_id} logs"
+        async with self._response(
+            what, f"containers/{container_id}/logs", params=params, stream=True
+        ) as response:
+            frames = _raw_frames(response) if tty else _multiplexed_frames(response)
+            splitter = _LineSplitter(timestamps)
+            try:
+                async for stream, chunk in frames:
+                    for record in splitter.feed(stream, chunk):
+                        yield record
+            except _LOWER_ERRORS as err:
+                raise _map_error(self.slug, what, err) from err
+            for record in splitter.flush():
+                yield record
+
+    # -- events -------------------------------------------------------------------------------
+
+    async def events(self, *, since: int | None = None) -> AsyncIterator[EngineEvent]:
+        """Follow ``/events`` until the connection drops (then raises HostUnreachable)."""
+        params: dict[str, str] = {}
+        if since is not None:
+            params["since"] = str(since)
+        async with self._response("events", "events", params=params, stream=True) as response:
+            try:
+                async for raw in response.content:
+                    if not raw.strip():
+                        continue
+                    doc = json.loads(raw)
+                    actor = doc.get("Actor") or {}
+                    yield EngineEvent(
+                        type=str(doc.get("Type", "")),
+                        action=str(doc.get("Action", "")),
+                        id=str(actor.get("ID", "")),
+                        attributes=dict(actor.get("Attributes") or {}),
+                        time_nano=int(doc.get("timeNano") or 0),
+                    )
+            except _LOWER_ERRORS as err:
+                raise _map_error(self.slug, "events", err) from err
+        raise HostUnreachable(f"host {self.slug}: the events stream ended")
+
+
+async def _multiplexed_frames(
+    response: aiohttp.ClientResponse,
+) -> AsyncIterator[tuple[LogStream, bytes]]:
+    """Demultiplex a non-tty log stream: 8-byte header (stream, 0, 0, 0, big-endian size)."""
+    content = response.content
+    while True:
+        try:
+            header = await content.readexactly(8)
+        except asyncio.IncompleteReadError:
+            return
+        kind, size = struct.unpack(">BxxxL", header)
+        payload = await content.readexactly(size) if size else b""
+        yield (LogStream.STDERR if kind == 2 else LogStream.STDOUT), payload
+
+
+async def _raw_frames(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[LogStream, bytes]]:
+    """A tty container's log is one raw stream, reported as stdout."""
+    async for chunk in response.content.iter_any():
+        yield LogStream.STDOUT, chunk
+
+
+class _LineSplitter:
+    """Reassemble lines per stream: a frame may hold part of a line or several lines."""
+
+    def __init__(self, timestamps: bool) -> None:
+        self._timestamps = timestamps
+        self._pending: dict[LogStream, bytes] = {}
+
+    def feed(self, stream: LogStream, chunk: bytes) -> list[LogRecord]:
+        data = self._pending.pop(stream, b"") + chunk
+        *lines, rest = data.split(b"\n")
+        if rest:
+            self._pending[stream] = rest
+        return [self._record(stream, line) for line in lines]
+
+    def flush(self) -> list[LogRecord]:
+        pending, self._pending = self._pending, {}
+        return [self._record(stream, rest) for stream, rest in pending.items()]
+
+    def _record(self, stream: LogStream, raw: bytes) -> LogRecord:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        t = None
+        if self._timestamps:
+            stamp, _, rest = text.partition(" ")
+            try:
+                t = parse.parse_time(stamp)
+                text = rest
+            except ValueError:
+                t = None
+        return LogRecord(t=t, stream=stream, line=text)

@@ -1,0 +1,216 @@
+"""Engine JSON -> typed models. CamelCase ends here.
+
+Every function takes the engine's decoded JSON for one object and returns a model from
+``chrontainer_core.models``. Nothing outside ``chrontainer_core.docker`` sees engine JSON except
+the inspect view, which hands the document through unmodified on purpose.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..identity import container_key
+from ..metrics.calc import stats_from_engine
+from ..models import (
+    Container,
+    ContainerState,
+    ContainerStats,
+    EngineVersion,
+    EnvVar,
+    Health,
+    Mount,
+    NetworkAttachment,
+    PortBinding,
+    ProcessList,
+    RestartPolicy,
+)
+
+JSON = dict[str, Any]
+
+COMPOSE_PROJECT = "com.docker.compose.project"
+COMPOSE_SERVICE = "com.docker.compose.service"
+COMPOSE_NUMBER = "com.docker.compose.container-number"
+COMPOSE_ONEOFF = "com.docker.compose.oneoff"
+
+# The engine writes this for "never" (e.g. FinishedAt of a container that never stopped).
+_ZERO_TIME_PREFIX = "0001-01-01"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Parse an engine RFC 3339 timestamp (nanosecond precision) into an aware UTC datetime."""
+    if not value or value.startswith(_ZERO_TIME_PREFIX):
+        return None
+    text = value.rstrip("Z")
+    offset = ""
+    if "+" in text[10:]:
+        text, offset = text.rsplit("+", 1)
+        offset = "+" + offset
+    elif text.count("-") > 2:
+        text, offset = text.rsplit("-", 1)
+        offset = "-" + offset
+    if "." in text:
+        base, frac = text.split(".", 1)
+        text = f"{base}.{frac[:6]}"
+    parsed = datetime.fromisoformat(text + (offset or "+00:00"))
+    return parsed.astimezone(UTC)
+
+
+def _state(state: JSON) -> ContainerState:
+    try:
+        return ContainerState(str(state.get("Status", "")).lower())
+    except ValueError:
+        return ContainerState.DEAD
+
+
+def _health(state: JSON) -> Health | None:
+    health = state.get("Health") or {}
+    status = health.get("Status")
+    if not status or status == "none":
+        return None
+    try:
+        return Health(status)
+    except ValueError:
+        return None
+
+
+def _ports(ports: JSON | None) -> tuple[PortBinding, ...]:
+    """Parse ``NetworkSettings.Ports``: ``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}] | None}``."""
+    out: list[PortBinding] = []
+    for spec, bindings in sorted((ports or {}).items()):
+        port_text, _, proto = spec.partition("/")
+        port = int(port_text)
+        if not bindings:
+            out.append(PortBinding(container_port=port, protocol=proto or "tcp"))
+            continue
+        for binding in bindings:
+            host_port = binding.get("HostPort")
+            out.append(
+                PortBinding(
+                    container_port=port,
+                    protocol=proto or "tcp",
+                    host_ip=binding.get("HostIp") or None,
+                    host_port=int(host_port) if host_port else None,
+                )
+            )
+    return tuple(out)
+
+
+def _networks(networks: JSON | None) -> tuple[NetworkAttachment, ...]:
+    return tuple(
+        NetworkAttachment(
+            network=name,
+            ip_address=net.get("IPAddress") or None,
+            ipv6_address=net.get("GlobalIPv6Address") or None,
+            gateway=net.get("Gateway") or None,
+            mac_address=net.get("MacAddress") or None,
+            aliases=tuple(net.get("Aliases") or ()),
+        )
+        for name, net in sorted((networks or {}).items())
+    )
+
+
+def _mounts(mounts: list[JSON] | None) -> tuple[Mount, ...]:
+    return tuple(
+        Mount(
+            type=m.get("Type", ""),
+            source=m.get("Source", ""),
+            destination=m.get("Destination", ""),
+            name=m.get("Name") or None,
+            mode=m.get("Mode", ""),
+            rw=bool(m.get("RW", True)),
+        )
+        for m in mounts or ()
+    )
+
+
+def _env(env: list[str] | None) -> tuple[EnvVar, ...]:
+    out = []
+    for item in env or ():
+        name, _, value = item.partition("=")
+        out.append(EnvVar(name=name, value=value))
+    return tuple(out)
+
+
+def parse_container(host: str, doc: JSON) -> Container:
+    """Parse ``GET /containers/{id}/json``.
+
+    The key is computed as if the container were its service's only replica; the cache
+    recomputes keys across the host (``identity.rekey``) because only it sees the replicas.
+    """
+    config = doc.get("Config") or {}
+    state = doc.get("State") or {}
+    host_config = doc.get("HostConfig") or {}
+    settings = doc.get("NetworkSettings") or {}
+    labels: dict[str, str] = dict(config.get("Labels") or {})
+    name = str(doc.get("Name", "")).lstrip("/")
+    number = labels.get(COMPOSE_NUMBER)
+    restart = host_config.get("RestartPolicy") or {}
+    exit_code = state.get("ExitCode")
+    container_state = _state(state)
+    project = labels.get(COMPOSE_PROJECT) or None
+    service = labels.get(COMPOSE_SERVICE) or None
+    oneoff = labels.get(COMPOSE_ONEOFF, "").lower() == "true"
+    compose_number = int(number) if number and number.isdigit() else None
+    return Container(
+        host=host,
+        id=doc["Id"],
+        name=name,
+        key=container_key(
+            name=name,
+            labels=labels,
+            project=project,
+            service=service,
+            number=compose_number,
+            oneoff=oneoff,
+            replicas=1,
+        ),
+        image=str(config.get("Image", "")),
+        image_id=str(doc.get("Image", "")),
+        command=" ".join([str(doc.get("Path", "")), *map(str, doc.get("Args") or ())]).strip(),
+        created=parse_time(doc.get("Created")) or datetime.fromtimestamp(0, UTC),
+        state=container_state,
+        health=_health(state),
+        exit_code=int(exit_code) if exit_code is not None else None,
+        started_at=parse_time(state.get("StartedAt")),
+        finished_at=parse_time(state.get("FinishedAt")),
+        restart_count=int(doc.get("RestartCount") or 0),
+        oom_killed=bool(state.get("OOMKilled")),
+        tty=bool(config.get("Tty")),
+        labels=labels,
+        compose_project=project,
+        compose_service=service,
+        compose_number=compose_number,
+        compose_oneoff=oneoff,
+        ports=_ports(settings.get("Ports")),
+        networks=_networks(settings.get("Networks")),
+        mounts=_mounts(doc.get("Mounts")),
+        env=_env(config.get("Env")),
+        restart_policy=RestartPolicy(
+            name=restart.get("Name") or "no",
+            maximum_retry_count=int(restart.get("MaximumRetryCount") or 0),
+        ),
+    )
+
+
+def parse_version(doc: JSON) -> EngineVersion:
+    """Parse ``GET /version``."""
+    return EngineVersion(
+        version=str(doc.get("Version", "")),
+        api_version=str(doc.get("ApiVersion", "")),
+        os=str(doc.get("Os", "")),
+        arch=str(doc.get("Arch", "")),
+    )
+
+
+def parse_stats(doc: JSON) -> ContainerStats:
+    """Parse ``GET /containers/{id}/stats?stream=false`` (the math lives in metrics.calc)."""
+    return stats_from_engine(doc, read_at=parse_time(doc.get("read")) or datetime.now(UTC))
+
+
+def parse_top(doc: JSON) -> ProcessList:
+    """Parse ``GET /containers/{id}/top``."""
+    return ProcessList(
+        titles=tuple(str(t) for t in doc.get("Titles") or ()),
+        processes=tuple(tuple(str(c) for c in row) for row in doc.get("Processes") or ()),
+    )

@@ -1,0 +1,112 @@
+"""The whole exception tree of chrontainer_core.
+
+Every error the core raises is a :class:`ChrontainerError`; lower-layer exceptions (aiodocker,
+aiohttp, SQLAlchemy) are mapped at the boundary that imports them and chained with ``from``.
+Each class carries a stable machine ``code``; the server's error middleware is the only place
+that turns these into HTTP status codes.
+
+::
+
+    ChrontainerError
+    ├── ConfigError            a configuration value is wrong (carries the path)
+    ├── InstanceLocked         another daemon already holds the data directory / database
+    ├── InvalidInput           bad input from a caller (carries ``field``)
+    ├── NotFound               unknown host, container, ...
+    ├── Conflict               the request cannot be done in the current state
+    │   ├── AmbiguousRef       a ref matches several containers
+    │   └── Busy               another action holds the target's lock
+    ├── PermissionDenied       the actor may not do this
+    └── HostUnreachable        the Docker engine did not answer (connect/timeout/protocol)
+        └── EngineError        the engine answered with an unexpected error
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChrontainerError(Exception):
+    """Base of every error raised by chrontainer_core."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+
+class ConfigError(ChrontainerError):
+    """A configuration value is invalid; ``path`` names it (``hosts[1].url``)."""
+
+    code = "config_error"
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message, details={"path": path} if path else None)
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class InstanceLocked(ChrontainerError):
+    """Another ``chrontainer serve`` already uses this data directory or database."""
+
+    code = "instance_locked"
+
+
+class InvalidInput(ChrontainerError):
+    """The caller sent something invalid; ``field`` is the path of the offending input."""
+
+    code = "invalid_input"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        merged = dict(details or {})
+        if field is not None:
+            merged["field"] = field
+        super().__init__(message, details=merged)
+        self.field = field
+
+
+class NotFound(ChrontainerError):
+    """The named object does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(ChrontainerError):
+    """The request is impossible in the object's current state."""
+
+    code = "conflict"
+
+
+class AmbiguousRef(Conflict):
+    """A container ref matches several containers; ``details["matches"]`` lists them."""
+
+    code = "ambiguous_ref"
+
+
+class Busy(Conflict):
+    """Another action currently holds the target's lock."""
+
+    code = "busy"
+
+
+class PermissionDenied(ChrontainerError):
+    """The actor is not allowed to do this."""
+
+    code = "permission_denied"
+
+
+class HostUnreachable(ChrontainerError):
+    """A Docker engine could not be reached or did not answer in time."""
+
+    code = "host_unreachable"
+
+
+class EngineError(HostUnreachable):
+    """The engine answered with an error the core cannot attribute to the caller."""
+
+    code = "engine_error"

@@ -1,0 +1,148 @@
+"""Chrontainer: the runtime object that composes and owns every core service.
+
+Two ways to get one:
+
+* :meth:`Chrontainer.from_config` — the daemon: database, audit trail in the database, persisted
+  hosts with a live watcher per host, following host changes made by the CLI.
+* :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
+  no background tasks (so a script never fires schedules a second time); lists read the engines
+  on demand.
+
+Both are async context managers; leaving the block stops everything in a fixed order.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from types import TracebackType
+
+from .actor import Actor
+from .audit import AuditTrail, DbAuditTrail, LogAuditTrail
+from .bus import Bus
+from .config import Config
+from .containers import ContainerService
+from .hosts import HostManager
+from .models import HostSpec
+from .store.db import Database
+from .store.hosts import HostRepository
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST_SLUG = "local"
+
+
+def spec_for_url(url: str) -> HostSpec:
+    """A host spec for a bare URL: ``local`` for a unix socket, ``host-port`` for tcp."""
+    if url.startswith("unix://"):
+        return HostSpec(slug=DEFAULT_HOST_SLUG, name=DEFAULT_HOST_SLUG, url=url)
+    slug = re.sub(r"[^a-z0-9]+", "-", url.removeprefix("tcp://").lower()).strip("-")
+    return HostSpec(slug=slug or "host", name=slug or "host", url=url)
+
+
+class Chrontainer:
+    """The core runtime; reach every service from here (``ch.containers``, ``ch.hosts``)."""
+
+    def __init__(
+        self,
+        *,
+        bus: Bus,
+        audit: AuditTrail,
+        hosts: HostManager,
+        db: Database | None = None,
+        config: Config | None = None,
+        initial_hosts: Iterable[HostSpec] = (),
+    ) -> None:
+        self.bus = bus
+        self.audit = audit
+        self.hosts = hosts
+        self.containers = ContainerService(hosts, audit)
+        self.db = db
+        self.config = config
+        self._initial_hosts = tuple(initial_hosts)
+        self._started = False
+
+    @classmethod
+    def connect(cls, hosts: Iterable[str | HostSpec]) -> Chrontainer:
+        """Library mode: manage the given engines (URLs or HostSpecs) without a database.
+
+        Example::
+
+            async with Chrontainer.connect(hosts=["unix:///var/run/docker.sock"]) as ch:
+                await ch.containers.action("local", "web", "restart")
+        """
+        bus = Bus()
+        audit = LogAuditTrail()
+        specs = [spec_for_url(h) if isinstance(h, str) else h for h in hosts]
+        return cls(bus=bus, audit=audit, hosts=HostManager(bus, audit),
+                   initial_hosts=specs)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Chrontainer:
+        """Daemon mode: everything backed by the database named in ``config``.
+
+        The schema must already be migrated (``store.migrate.upgrade``), which the CLI does
+        before the event loop starts.
+        """
+        bus = Bus()
+        db = Database(config.database_url)
+        audit = DbAuditTrail(db)
+        hosts = HostManager(
+            bus,
+            audit,
+            repo=HostRepository(db),
+            live=True,
+            connect_timeout=config.docker_connect_timeout,
+            request_timeout=config.docker_request_timeout,
+        )
+        return cls(bus=bus, audit=audit, hosts=hosts, db=db, config=config)
+
+    async def start(self) -> None:
+        """Add the initial hosts and start the background services (daemon mode)."""
+        if self._started:
+            return
+        self._started = True
+        for spec in self._initial_hosts:
+            await self.hosts.add(spec)
+        if self.config is None:
+            return
+        await self.hosts.load()
+        repo = HostRepository(self.db) if self.db is not None else None
+        assert repo is not None
+        # Hosts listed in the config file are upserted by slug at every start (§3c).
+        for spec in self.config.hosts:
+            if await repo.upsert(spec):
+                log.info("host %s: set from the config file (%s)", spec.slug, spec.url)
+        if not await repo.list():
+            # First start: manage the local engine (shown offline if there is none).
+            await self.hosts.add(
+                HostSpec(slug=DEFAULT_HOST_SLUG, name=DEFAULT_HOST_SLUG,
+                         url=self.config.default_docker_url),
+                actor=Actor.system(),
+            )
+        await self.hosts.load()
+        self.hosts.follow_store(self.config.host_poll_interval)
+
+    async def stop(self) -> None:
+        """Stop in order: host watchers and connections, then the database."""
+        await self.hosts.close()
+        if self.db is not None:
+            await self.db.close()
+        self._started = False
+
+    async def __aenter__(self) -> Chrontainer:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,1 @@
+"""Alembic migration scripts; run them through :mod:`chrontainer_core.store.migrate`."""

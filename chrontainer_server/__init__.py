@@ -1,0 +1,1 @@
+"""Chrontainer's HTTP server: REST API, web UI and the people who use them."""

@@ -1,0 +1,7 @@
+"""``python -m chrontainer_server`` is the ``chrontainer`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,160 @@
+"""The ``chrontainer`` command: serve, migrate, hosts.
+
+Configuration errors are reported with their path and exit with status 2 before anything
+touches the database. Schema migrations run outside the serving event loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chrontainer_core import Actor, ChrontainerError, HostSpec
+from chrontainer_core.audit import DbAuditTrail
+from chrontainer_core.bus import Bus
+from chrontainer_core.config import Config, load_config
+from chrontainer_core.errors import ConfigError, InstanceLocked
+from chrontainer_core.hosts import HostManager
+from chrontainer_core.runtime import Chrontainer
+from chrontainer_core.store import migrate
+from chrontainer_core.store.db import Database
+from chrontainer_core.store.hosts import HostRepository
+from chrontainer_core.store.lock import InstanceLock
+
+log = logging.getLogger("chrontainer")
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chrontainer", description="Chrontainer Docker manager")
+    p.add_argument("--config", type=Path, help="YAML config file (else $CHRONTAINER_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="run the web UI, REST API and background services")
+
+    m = sub.add_parser("migrate", help="bring the database schema up to date")
+    m.add_argument("--revision", default="head", help="target revision (default: head)")
+    m.add_argument("--downgrade", action="store_true", help="migrate down to --revision")
+
+    hosts = sub.add_parser("hosts", help="manage Docker hosts").add_subparsers(
+        dest="hosts_command", required=True
+    )
+    hosts.add_parser("list", help="list hosts")
+    add = hosts.add_parser("add", help="add a host")
+    add.add_argument("slug", help="immutable id: lowercase letters, digits and '-'")
+    add.add_argument("url", help="unix:///path/docker.sock or tcp://host:port")
+    add.add_argument("--name", help="display name (default: the slug)")
+    rm = hosts.add_parser("remove", help="remove a host (its containers stay untouched)")
+    rm.add_argument("slug")
+    test = hosts.add_parser("test", help="connect to a host's engine and show its version")
+    test.add_argument("slug")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        print(f"chrontainer: configuration error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(config))
+        if args.command == "migrate":
+            _prepare_data_dir(config)
+            if args.downgrade:
+                migrate.downgrade(config.database_url, args.revision)
+            else:
+                migrate.upgrade(config.database_url, args.revision)
+            print(f"database at revision {migrate.current(config.database_url)}")
+            return 0
+        return asyncio.run(_hosts(config, args))
+    except InstanceLocked as err:
+        print(f"chrontainer: {err.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except ChrontainerError as err:
+        print(f"chrontainer: {err.message}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _prepare_data_dir(config: Config) -> None:
+    if config.is_sqlite:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+async def _serve(config: Config) -> int:
+    from aiohttp import web
+
+    from .app import create_app
+
+    _prepare_data_dir(config)
+    async with InstanceLock.for_config(config):
+        # Alembic drives its own event loop; run it in a worker thread, before serving.
+        await asyncio.to_thread(migrate.upgrade, config.database_url)
+        core = Chrontainer.from_config(config)
+        app = create_app(config, core=core)
+        runner = web.AppRunner(app, access_log_format='%a "%r" %s %b %Tfs')
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.bind_host, config.port)
+            await site.start()
+            log.info("listening on http://%s:%d", config.bind_host, config.port)
+            await _wait_for_signal()
+            log.info("shutting down")
+        finally:
+            await runner.cleanup()
+    return 0
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _hosts(config: Config, args: argparse.Namespace) -> int:
+    """Host commands work on the database; a running server picks changes up by polling."""
+    _prepare_data_dir(config)
+    await asyncio.to_thread(migrate.upgrade, config.database_url)
+    db = Database(config.database_url)
+    try:
+        repo = HostRepository(db)
+        manager = HostManager(
+            Bus(), DbAuditTrail(db), repo=repo,
+            connect_timeout=config.docker_connect_timeout,
+            request_timeout=config.docker_request_timeout,
+        )
+        await manager.load()
+        actor = Actor.cli()
+        cmd = args.hosts_command
+        if cmd == "list":
+            for spec in await repo.list():
+                print(f"{spec.slug}\t{spec.name}\t{spec.url}")
+        elif cmd == "add":
+            spec = HostSpec(slug=args.slug, name=args.name or args.slug, url=args.url)
+            await manager.add(spec, actor=actor)
+            print(f"added host {spec.slug}")
+        elif cmd == "remove":
+            await manager.remove(args.slug, actor=actor)
+            print(f"removed host {args.slug}")
+        elif cmd == "test":
+            version = await manager.test(manager.get(args.slug).host.spec)
+            print(f"{args.slug}: Docker {version.version} (API {version.api_version})")
+        await manager.close()
+    finally:
+        await db.close()
+    return 0

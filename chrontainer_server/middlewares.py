@@ -1,0 +1,155 @@
+"""Middlewares: errors to HTTP responses, and security headers.
+
+:func:`error_middleware` is the only place where core errors become HTTP status codes
+(:data:`STATUS_BY_ERROR`). Every error leaves as ``{"error": {"code", "message", "details"}}``:
+
+- a :class:`ChrontainerError` -> its status from the table, its code, message and details;
+- a request body over ``client_max_size`` -> 413 ``too_large``;
+- an unknown path or method under ``/api/`` -> 404 ``not_found`` / 405 ``method_not_allowed``
+  (outside ``/api/`` aiohttp's own pages are kept, for the UI);
+- anything else -> 500 ``internal`` with a fixed message; the exception is logged with its
+  traceback and its text never reaches the client.
+
+``asyncio.CancelledError`` (a client went away) is not an ``Exception`` and passes through.
+A handler that has already started a streamed response must deal with its own errors: headers
+sent cannot be taken back.
+
+Order in ``create_app``: ``middlewares=[security_headers_middleware, error_middleware, ...]`` so
+that error responses get the security headers too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from chrontainer_core.errors import (
+    AmbiguousRef,
+    Busy,
+    ChrontainerError,
+    ConfigError,
+    Conflict,
+    EngineError,
+    HostUnreachable,
+    InstanceLocked,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+
+from .api.spec import json_response
+
+__all__ = [
+    "SECURITY_HEADERS",
+    "STATUS_BY_ERROR",
+    "error_middleware",
+    "error_response",
+    "security_headers_middleware",
+    "status_for",
+]
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: Final[Mapping[type, int]] = {
+    InvalidInput: 400,
+    ConfigError: 400,
+    PermissionDenied: 403,
+    NotFound: 404,
+    Conflict: 409,
+    AmbiguousRef: 409,
+    Busy: 409,
+    InstanceLocked: 409,
+    HostUnreachable: 502,
+    EngineError: 502,
+}
+
+SECURITY_HEADERS: Final[Mapping[str, str]] = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+_API_PATH: Final = re.compile(r"^/api(/|$)")
+
+
+def status_for(err: ChrontainerError) -> int:
+    """The HTTP status of a core error: its nearest class in :data:`STATUS_BY_ERROR`, else 500."""
+    for cls in type(err).__mro__:
+        status = STATUS_BY_ERROR.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
+def error_response(
+    status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+) -> web.Response:
+    """The JSON error body every API error uses."""
+    body = {"error": {"code": code, "message": message, "details": dict(details or {})}}
+    return json_response(body, status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn exceptions into JSON error responses (see the module docstring)."""
+    try:
+        return await handler(request)
+    except ChrontainerError as err:
+        return error_response(status_for(err), err.code, err.message, err.details)
+    except web.HTTPRequestEntityTooLarge as err:
+        return error_response(413, "too_large", err.text or "request body is too large")
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:
+        if not _API_PATH.match(request.path):
+            raise
+        return _http_error(err)
+    except web.HTTPException:
+        raise  # redirects and deliberate aiohttp responses pass through unchanged
+    except Exception:
+        # The route pattern, not the path: paths can carry secrets (webhook tokens).
+        log.exception("unhandled error in %s %s", request.method, _route_pattern(request))
+        return error_response(500, "internal", "internal error")
+
+
+def _route_pattern(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
+def _http_error(err: web.HTTPNotFound | web.HTTPMethodNotAllowed) -> web.Response:
+    if isinstance(err, web.HTTPMethodNotAllowed):
+        response = error_response(
+            405,
+            "method_not_allowed",
+            f"method {err.method} is not allowed here",
+            {"allowed": sorted(err.allowed_methods)},
+        )
+        response.headers["Allow"] = err.headers["Allow"]
+        return response
+    return error_response(404, "not_found", "no such API endpoint")
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Add :data:`SECURITY_HEADERS` to every response, including raised aiohttp ones.
+
+    A response the handler has already prepared (a stream) has sent its headers: it is left
+    alone.
+    """
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _add_security_headers(exc)
+        raise
+    if not response.prepared:
+        _add_security_headers(response)
+    return response
+
+
+def _add_security_headers(response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)

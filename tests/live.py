@@ -1,0 +1,104 @@
+"""Helpers for live tests against the real engines started by scripts/test-env.
+
+Every Docker object a test creates carries the label ``chrontainer.test=1``; the session
+fixture sweeps that label at the start and at the end. The docker CLI is used on purpose to
+make changes "behind Chrontainer's back", as a user would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+
+TEST_LABEL = "chrontainer.test"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One real engine: its URL and the network flag its containers need."""
+
+    slug: str
+    url: str
+    # The remote engine runs with --bridge none: its containers use --network none.
+    network: str | None = None
+
+
+def engines() -> tuple[Engine, Engine]:
+    """The two engines from the environment; a missing one fails the run, never skips."""
+    local = os.environ.get("CHRONTAINER_TEST_LOCAL")
+    remote = os.environ.get("CHRONTAINER_TEST_REMOTE")
+    if not local or not remote:
+        pytest.fail(
+            "CHRONTAINER_TEST_LOCAL/CHRONTAINER_TEST_REMOTE are not set: run the tests with "
+            "scripts/test, which starts the Docker engines",
+            pytrace=False,
+        )
+    return Engine("local", local), Engine("remote", remote, network="none")
+
+
+def test_image() -> str:
+    return os.environ.get("CHRONTAINER_TEST_IMAGE", "chrontainer-test/busybox:latest")
+
+
+async def docker(engine: Engine, *args: str, check: bool = True) -> str:
+    """Run the docker CLI against ``engine``; return stdout (stripped)."""
+    env = {**os.environ, "DOCKER_HOST": engine.url}
+    proc = await asyncio.create_subprocess_exec(
+        "docker", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {err.decode().strip()}")
+    return out.decode().strip()
+
+
+def unique(prefix: str = "ct") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+async def run_container(
+    engine: Engine,
+    *cmd: str,
+    name: str | None = None,
+    options: tuple[str, ...] = (),
+    detach: bool = True,
+    start: bool = True,
+) -> tuple[str, str]:
+    """Create (and start) a labelled test container; returns (id, name)."""
+    name = name or unique()
+    verb = "run" if start else "create"
+    args = [verb, *(["-d"] if start and detach else []), "--name", name, "--label", f"{TEST_LABEL}=1"]
+    if engine.network:
+        args += ["--network", engine.network]
+    args += [*options, test_image(), *(cmd or ("sleep", "3600"))]
+    cid = await docker(engine, *args)
+    return cid.splitlines()[-1], name
+
+
+async def sweep(engine: Engine) -> None:
+    ids = await docker(engine, "ps", "-aq", "--filter", f"label={TEST_LABEL}", check=False)
+    if ids:
+        await docker(engine, "rm", "-fv", *ids.split(), check=False)
+
+
+async def wait_for(
+    predicate: Callable[[], Awaitable[bool] | bool], *, timeout: float = 15.0, what: str = ""
+) -> None:
+    """Poll until predicate() is true; the generous timeout is a safety net, not a measure."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
