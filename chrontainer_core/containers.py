@@ -55,7 +55,7 @@ class ContainerFilter:
     def matches(self, c: Container) -> bool:
         if self.host is not None and c.host != self.host:
             return False
-        if self.state is not None and c.state is not self.state:
+        if self.state is not None and c.state != self.state:
             return False
         if self.name is not None and self.name.lower() not in c.name.lower():
             return False

@@ -43,3 +43,30 @@ async def library(
         ]
     ) as ch:
         yield ch
+
+
+@pytest.fixture
+def daemon_config(tmp_path, local_engine: Engine, remote_engine: Engine):  # type: ignore[no-untyped-def]
+    """A daemon config on a fresh SQLite file in tmp_path, with both engines as hosts."""
+    from chrontainer_core.config import Config
+    from chrontainer_core.store import migrate
+
+    config = Config(
+        data_dir=tmp_path,
+        hosts=(
+            HostSpec(slug=local_engine.slug, name="Local", url=local_engine.url),
+            HostSpec(slug=remote_engine.slug, name="Remote", url=remote_engine.url),
+        ),
+        host_poll_interval=0.2,
+    )
+    migrate.upgrade(config.database_url)
+    return config
+
+
+@pytest.fixture
+async def daemon(clean_engines: None, daemon_config) -> AsyncIterator[Chrontainer]:  # type: ignore[no-untyped-def]
+    """Daemon-mode runtime: database, live watchers on both engines."""
+    async with Chrontainer.from_config(daemon_config) as ch:
+        for w in ch.hosts.watchers():
+            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+        yield ch

@@ -163,7 +163,7 @@ Client = TestClient[web.Request, web.Application]
 async def error_of(response: Any, status: int) -> dict[str, Any]:
     assert response.status == status, await response.text()
     assert response.content_type == "application/json"
-    body = await response.json()
+    body: dict[str, dict[str, Any]] = await response.json()
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "details"}
     return body["error"]
@@ -180,7 +180,11 @@ async def test_path_and_query_are_validated_and_coerced(client: Client) -> None:
     body = await response.json()
     assert body["total"] == 3
     assert [item["ref"] for item in body["items"]] == ["t0", "t1"]
-    assert body["items"][0] == {"host": "local", "ref": "t0", "created": "2026-01-02T03:04:05.000000Z"}
+    assert body["items"][0] == {
+        "host": "local",
+        "ref": "t0",
+        "created": "2026-01-02T03:04:05.000000Z",
+    }
     assert body["query"] == {"limit": 2, "label": ["a", "b"], "all": True}
 
 
@@ -197,7 +201,13 @@ async def test_body_with_nested_list(client: Client) -> None:
     assert response.status == 200
     body = await response.json()
     assert body["total"] == 2
-    assert body["items"][1] == {"host": "b", "ref": "y", "ok": True, "changed": False, "error": None}
+    assert body["items"][1] == {
+        "host": "b",
+        "ref": "y",
+        "ok": True,
+        "changed": False,
+        "error": None,
+    }
 
 
 async def test_path_params_schema_and_empty_body_as_defaults(client: Client) -> None:
@@ -428,12 +438,8 @@ async def test_openapi_document_is_valid_and_complete(client: Client) -> None:
     validate(document)
     app = client.app
     assert app is not None
-    assert missing_routes_of(app, document) == []
+    assert openapi.missing_routes(app, document) == []
     assert len(declared_routes(app)) == len(routes) + 1
-
-
-def missing_routes_of(app: web.Application, document: dict[str, Any]) -> list[tuple[str, str]]:
-    return openapi.missing_routes(app, document)
 
 
 def test_missing_routes_reports_undeclared_api_routes() -> None:
