@@ -104,7 +104,9 @@ class Bus:
     def __init__(self) -> None:
         self._subscribers: set[Subscription] = set()
 
-    def subscribe(self, topics: Iterable[str] | None = None, *, maxsize: int = 1000) -> Subscription:
+    def subscribe(
+        self, topics: Iterable[str] | None = None, *, maxsize: int = 1000
+    ) -> Subscription:
         """Subscribe to some topics (all when None); use as a context manager to unsubscribe."""
         sub = Subscription(self, frozenset(topics) if topics is not None else None, maxsize)
         self._subscribers.add(sub)

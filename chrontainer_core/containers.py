@@ -221,7 +221,8 @@ class ContainerService:
         action: ContainerAction | str,
         *,
         actor: Actor | None = None,
-        timeout: int | None = None,
+        # Docker's stop grace period (seconds), not an asyncio deadline.
+        timeout: int | None = None,  # noqa: ASYNC109
         signal: str | None = None,
         name: str | None = None,
         force: bool = False,
@@ -262,7 +263,7 @@ class ContainerService:
         c: Container,
         act: ContainerAction,
         *,
-        timeout: int | None,
+        timeout: int | None,  # noqa: ASYNC109 - Docker's stop grace period
         signal: str | None,
         name: str | None,
         force: bool,

@@ -20,6 +20,7 @@ from .docker.events import HostWatcher
 from .docker.host import DockerHost
 from .errors import Conflict, InvalidInput, NotFound
 from .models import EngineVersion, HostSpec, HostState
+from .tasks import cancel_and_wait
 from .validate import DockerUrl, HostName, Slug
 
 if TYPE_CHECKING:
@@ -201,12 +202,7 @@ class HostManager:
 
     async def close(self) -> None:
         """Stop polling and every watcher."""
-        if self._poller is not None:
-            self._poller.cancel()
-            try:
-                await self._poller
-            except asyncio.CancelledError:
-                pass
-            self._poller = None
+        poller, self._poller = self._poller, None
+        await cancel_and_wait(poller)
         for slug in list(self._watchers):
             await self._detach(slug)

@@ -23,6 +23,9 @@ _DOCKER_URL_MSG: Final = "must be unix:///absolute/path/to/docker.sock or tcp://
 class Slug:
     """Validate an immutable identifier: 1-63 of ``[a-z0-9-]``, not starting with ``-``."""
 
+    # Read by the OpenAPI generator (chrontainer_server.api.jsonschema).
+    json_schema: Final = {"type": "string", "pattern": _SLUG_RE.pattern}
+
     def __init__(self, msg: str | None = None) -> None:
         self.msg = msg or _SLUG_MSG
 
@@ -47,6 +50,8 @@ class DockerUrl:
     ``http://`` and ``https://`` are refused on purpose: Docker's own clients spell TCP engines
     ``tcp://``, and accepting both would give one engine two spellings in hosts and audit rows.
     """
+
+    json_schema: Final = {"type": "string", "pattern": "^(unix|tcp)://"}
 
     def __init__(self, msg: str | None = None) -> None:
         self.msg = msg or _DOCKER_URL_MSG

@@ -105,7 +105,9 @@ async def _serve(config: Config) -> int:
         await asyncio.to_thread(migrate.upgrade, config.database_url)
         core = Chrontainer.from_config(config)
         app = create_app(config, core=core)
-        runner = web.AppRunner(app, access_log_format='%a "%r" %s %b %Tfs')
+        # handler_cancellation: a client that goes away cancels its handler, which ends log
+        # follows (and closes their engine streams) at once.
+        runner = web.AppRunner(app, handler_cancellation=True)
         await runner.setup()
         try:
             site = web.TCPSite(runner, config.bind_host, config.port)

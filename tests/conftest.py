@@ -70,3 +70,19 @@ async def daemon(clean_engines: None, daemon_config) -> AsyncIterator[Chrontaine
         for w in ch.hosts.watchers():
             assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
         yield ch
+
+
+@pytest.fixture
+async def api(clean_engines: None, daemon_config):  # type: ignore[no-untyped-def]
+    """A real HTTP server (daemon mode, both engines) and a client for it."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from chrontainer_server.app import create_app
+
+    app = create_app(daemon_config)
+    async with TestClient(TestServer(app)) as client:
+        from chrontainer_server.api.context import CORE
+
+        for w in app[CORE].hosts.watchers():
+            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+        yield client

@@ -73,7 +73,8 @@ async def run_container(
     """Create (and start) a labelled test container; returns (id, name)."""
     name = name or unique()
     verb = "run" if start else "create"
-    args = [verb, *(["-d"] if start and detach else []), "--name", name, "--label", f"{TEST_LABEL}=1"]
+    args = [verb, *(["-d"] if start and detach else []), "--name", name]
+    args += ["--label", f"{TEST_LABEL}=1"]
     if engine.network:
         args += ["--network", engine.network]
     args += [*options, test_image(), *(cmd or ("sleep", "3600"))]
@@ -102,3 +103,12 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what or predicate}")
         await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

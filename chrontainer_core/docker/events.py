@@ -23,6 +23,7 @@ from ..errors import ChrontainerError, NotFound
 from ..identity import rekey
 from ..models import Container, EngineVersion, HostState, HostStatus
 from ..serialize import to_jsonable
+from ..tasks import cancel_and_wait
 from .host import DockerHost, EngineEvent
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class HostWatcher:
             containers=len(self._containers),
         )
 
-    async def wait_synced(self, timeout: float) -> bool:
+    async def wait_synced(self, timeout: float) -> bool:  # noqa: ASYNC109 - a deadline, not I/O
         """Wait until the first sync finished (or failed); True when the host is online."""
         try:
             async with asyncio.timeout(timeout):
@@ -253,12 +254,7 @@ class HostWatcher:
     async def stop(self) -> None:
         """Stop the loop and close the engine connection."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
         await self.host.close()
 
     async def _run(self) -> None:
@@ -292,11 +288,7 @@ class HostWatcher:
                     self._dirty[event.id] = event.action
                     self._dirty_event.set()
         finally:
-            flusher.cancel()
-            try:
-                await flusher
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(flusher)
 
     async def _flush_loop(self) -> None:
         """Re-inspect containers touched by a burst of events, once per burst."""
@@ -305,19 +297,23 @@ class HostWatcher:
             await self._sleep(self._coalesce)
             self._dirty_event.clear()
             batch, self._dirty = self._dirty, {}
-            sem = asyncio.Semaphore(SYNC_CONCURRENCY)
+            await self._refresh_batch(batch)
 
-            async def one(container_id: str, action: str) -> None:
-                async with sem:
-                    if action == "destroy":
-                        self._drop(container_id, action)
-                        return
-                    try:
-                        await self.refresh(container_id, action=action)
-                    except ChrontainerError as err:
-                        # The events stream fails too when the engine is gone; it decides
-                        # about offline. Here the container is simply retried next burst.
-                        log.debug("host %s: re-inspect of %s failed: %s",
-                                  self.slug, container_id[:12], err)
+    async def _refresh_batch(self, batch: dict[str, str]) -> None:
+        """Re-inspect (or drop) each container of one burst, a few at a time."""
+        sem = asyncio.Semaphore(SYNC_CONCURRENCY)
 
-            await asyncio.gather(*(one(cid, action) for cid, action in batch.items()))
+        async def one(container_id: str, action: str) -> None:
+            async with sem:
+                if action == "destroy":
+                    self._drop(container_id, action)
+                    return
+                try:
+                    await self.refresh(container_id, action=action)
+                except ChrontainerError as err:
+                    # The events stream fails too when the engine is gone; it decides
+                    # about offline. Here the container is simply retried next burst.
+                    log.debug("host %s: re-inspect of %s failed: %s",
+                              self.slug, container_id[:12], err)
+
+        await asyncio.gather(*(one(cid, action) for cid, action in batch.items()))

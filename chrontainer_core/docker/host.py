@@ -101,6 +101,9 @@ class DockerHost:
             total=None, sock_read=None, connect=connect_timeout, sock_connect=connect_timeout
         )
         self._client: aiodocker.Docker | None = None
+        # Streams (logs, events) currently open; lets tests and diagnostics see that a
+        # client disconnect really closed the engine side.
+        self.open_streams = 0
 
     @property
     def slug(self) -> str:
@@ -138,7 +141,13 @@ class DockerHost:
                 data=data,
                 timeout=self._stream_timeout if stream else self._timeout,
             ) as response:
-                yield response
+                self.open_streams += stream
+                try:
+                    yield response
+                finally:
+                    self.open_streams -= stream
+                    # Release the connection now: a half-read stream must not linger.
+                    response.close()
         except _LOWER_ERRORS as err:
             raise _map_error(self.slug, what, err) from err
 

@@ -75,7 +75,10 @@ def _health(state: JSON) -> Health | None:
 
 
 def _ports(ports: JSON | None) -> tuple[PortBinding, ...]:
-    """Parse ``NetworkSettings.Ports``: ``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}] | None}``."""
+    """Parse ``NetworkSettings.Ports``.
+
+    Shape: ``{"80/tcp": [{"HostIp": "", "HostPort": "8080"}] | None}``.
+    """
     out: list[PortBinding] = []
     for spec, bindings in sorted((ports or {}).items()):
         port_text, _, proto = spec.partition("/")

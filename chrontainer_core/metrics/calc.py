@@ -31,7 +31,10 @@ def cpu_percent(cpu: JSON, precpu: JSON) -> tuple[float, int]:
 
 
 def memory_used(memory: JSON) -> int:
-    """Memory in use excluding page cache (cgroup v1 ``total_inactive_file``, v2 ``inactive_file``)."""
+    """Memory in use excluding page cache.
+
+    The cache is cgroup v1 ``total_inactive_file`` or v2 ``inactive_file``.
+    """
     usage = int(memory.get("usage") or 0)
     stats = memory.get("stats") or {}
     # cgroup v1 reports the hierarchy total; v2 only has inactive_file.

@@ -285,12 +285,15 @@ def _coerce(node: vol.Coerce, ctx: _Context) -> JsonSchema:
 
 
 def _in(node: vol.In, ctx: _Context) -> JsonSchema:
-    container = node.container
+    container: Any = node.container
     if isinstance(container, type) and issubclass(container, enum.Enum):
         values: list[Any] = [member.value for member in container]
     elif isinstance(container, (set, frozenset)):
         # Sets have no order; sort so the document is stable between runs.
-        values = sorted(container, key=repr)
+        try:
+            values = sorted(container)
+        except TypeError:  # mixed types
+            values = sorted(container, key=repr)
     else:
         values = list(container)
     return _enum_schema(values)

@@ -49,7 +49,7 @@ ERROR_SCHEMA: Final[JsonSchema] = {
                 "message": {"type": "string", "description": "Human-readable explanation."},
                 "details": {
                     "type": "object",
-                    "description": "Context; ``field`` names the offending input.",
+                    "description": "Context; `field` names the offending input.",
                 },
             },
         }
@@ -243,7 +243,8 @@ def schema_of(spec: Any, registry: dict[str, JsonSchema]) -> JsonSchema | None:
     if isinstance(spec, ListOf):
         return _envelope(spec, registry)
     if isinstance(spec, dict):
-        return _resolve_types(spec, registry)
+        resolved: JsonSchema = _resolve_types(spec, registry)
+        return resolved
     return from_type(spec, registry)
 
 

@@ -109,7 +109,7 @@ async def test_cli_added_host_reaches_running_daemon(
         "--name", "Second", env={**env, "PATH": "/usr/bin:/bin"},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
+    _, err = await proc.communicate()
     assert proc.returncode == 0, err.decode()
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -1,0 +1,242 @@
+"""Containers: cross-host list, details, inspect, actions, bulk, logs, stats, top."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any, Final
+
+import voluptuous as vol
+from aiohttp import web
+
+from chrontainer_core import (
+    ActionResult,
+    BulkItemResult,
+    BulkTarget,
+    Container,
+    ContainerAction,
+    ContainerFilter,
+    ContainerState,
+    ContainerStats,
+    HostState,
+    LogRecord,
+    ProcessList,
+)
+from chrontainer_core.serialize import to_jsonable
+from chrontainer_core.validate import Slug
+
+from .context import actor, core
+from .spec import (
+    JSON,
+    NDJSON,
+    ApiRoutes,
+    Content,
+    ListOf,
+    json_response,
+    jsonable_response,
+)
+
+routes = ApiRoutes(tag="containers")
+
+ONE = "/hosts/{host}/containers/{ref}"
+
+LIST_QUERY = {
+    vol.Optional("host"): Slug(),
+    vol.Optional("state"): vol.In([s.value for s in ContainerState]),
+    vol.Optional("name", description="case-insensitive substring"): vol.All(
+        str, vol.Length(max=256)
+    ),
+    vol.Optional("label", description="'key' or 'key=value'"): vol.All(str, vol.Length(min=1)),
+    vol.Optional("project", description="compose project"): vol.All(str, vol.Length(min=1)),
+}
+LISTING = ListOf(Container, extra={"hosts": {"type": "object",
+                                             "additionalProperties": HostState}})
+
+TIMEOUT = vol.All(int, vol.Range(min=0, max=3600))
+SIGNAL = vol.All(str, vol.Match(r"^(SIG)?[A-Z0-9+-]{1,16}$|^[0-9]{1,2}$"))
+CONTAINER_NAME = vol.All(str, vol.Match(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"))
+
+# Each action's body: what it accepts, nothing more (additionalProperties: false).
+ACTION_BODIES: dict[ContainerAction, dict[Any, Any]] = {
+    ContainerAction.START: {},
+    ContainerAction.STOP: {vol.Optional("timeout", description="seconds before SIGKILL"): TIMEOUT},
+    ContainerAction.RESTART: {vol.Optional("timeout"): TIMEOUT},
+    ContainerAction.PAUSE: {},
+    ContainerAction.UNPAUSE: {},
+    ContainerAction.KILL: {vol.Optional("signal", description="default SIGKILL"): SIGNAL},
+    ContainerAction.RENAME: {vol.Required("name"): CONTAINER_NAME},
+    ContainerAction.REMOVE: {
+        vol.Optional("force", default=False): bool,
+        vol.Optional("volumes", default=False, description="remove anonymous volumes"): bool,
+    },
+}
+
+BULK_BODY = {
+    vol.Required("action"): vol.In([a.value for a in ContainerAction
+                                    if a is not ContainerAction.RENAME]),
+    vol.Required("targets"): vol.All(
+        [{vol.Required("host"): Slug(), vol.Required("ref"): vol.All(str, vol.Length(min=1))}],
+        vol.Length(min=1, max=500),
+    ),
+    vol.Optional("timeout"): TIMEOUT,
+    vol.Optional("signal"): SIGNAL,
+    vol.Optional("force"): bool,
+    vol.Optional("volumes"): bool,
+}
+BULK_RESULT = {"type": "object", "properties": {"items": {"type": "array",
+                                                          "items": BulkItemResult}},
+               "required": ["items"], "additionalProperties": False}
+
+
+class Since:
+    """``since``: unix seconds or an ISO 8601 instant, converted to unix seconds."""
+
+    json_schema: Final = {"type": "string", "description": "unix seconds or ISO 8601 time"}
+
+    def __call__(self, value: str) -> int:
+        if re.fullmatch(r"\d{1,12}", value):
+            return int(value)
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except ValueError as err:
+            raise vol.Invalid("must be unix seconds or an ISO 8601 time") from err
+
+
+LOGS_QUERY = {
+    vol.Optional("tail", default=100, description="lines from the end, or 'all'"): vol.Any(
+        "all", vol.All(vol.Coerce(int), vol.Range(min=0, max=100_000))
+    ),
+    vol.Optional("since"): Since(),
+    vol.Optional("timestamps", default=False): vol.Boolean(),
+    vol.Optional("follow", default=False): vol.Boolean(),
+}
+TOP_QUERY = {vol.Optional("ps_args"): vol.All(str, vol.Match(r"^[a-zA-Z -]{1,32}$"))}
+
+
+def _host_ref(request: web.Request) -> tuple[str, str]:
+    return request.match_info["host"], request.match_info["ref"]
+
+
+async def _listing(request: web.Request, flt: ContainerFilter) -> web.StreamResponse:
+    listing = await core(request).containers.list(flt)
+    return jsonable_response(
+        {"items": listing.items_json, "total": len(listing.items_json),
+         "hosts": to_jsonable(listing.hosts)}
+    )
+
+
+def _filter(query: dict[str, Any], host: str | None = None) -> ContainerFilter:
+    state = query.get("state")
+    return ContainerFilter(
+        host=host or query.get("host"),
+        state=ContainerState(state) if state else None,
+        name=query.get("name"),
+        label=query.get("label"),
+        project=query.get("project"),
+    )
+
+
+@routes.get("/containers", query=LIST_QUERY, response=LISTING, errors=(404,))
+async def list_containers(request: web.Request, *, query: dict[str, Any]) -> web.StreamResponse:
+    """Every container of every host; an offline host's containers come back ``stale``."""
+    return await _listing(request, _filter(query))
+
+
+@routes.get("/hosts/{host}/containers", query={k: v for k, v in LIST_QUERY.items()
+                                               if str(k) != "host"},
+            response=LISTING, errors=(404,))
+async def list_host_containers(
+    request: web.Request, *, query: dict[str, Any]
+) -> web.StreamResponse:
+    """The containers of one host."""
+    return await _listing(request, _filter(query, host=request.match_info["host"]))
+
+
+@routes.get(ONE, response=Container, errors=(404, 409))
+async def get_container(request: web.Request) -> web.StreamResponse:
+    """One container: ref is a full id, an exact name or a unique id prefix (>= 12)."""
+    return json_response(await core(request).containers.get(*_host_ref(request)))
+
+
+@routes.get(ONE + "/inspect", response={"type": "object"}, errors=(404, 409, 502))
+async def inspect_container(request: web.Request) -> web.StreamResponse:
+    """The engine's inspect document, unmodified."""
+    return jsonable_response(await core(request).containers.inspect(*_host_ref(request)))
+
+
+def _declare_action(action: ContainerAction) -> None:
+    async def handler(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
+        host, ref = _host_ref(request)
+        result = await core(request).containers.action(
+            host, ref, action, actor=actor(request), **body
+        )
+        return json_response(result)
+
+    handler.__name__ = f"{action.value}_container"
+    handler.__doc__ = f"{action.value.capitalize()} a container."
+    routes.post(f"{ONE}/{action.value}", body=ACTION_BODIES[action], response=ActionResult,
+                errors=(404, 409, 502))(handler)
+
+
+for _action in ContainerAction:
+    _declare_action(_action)
+
+
+@routes.post("/containers/actions", body=BULK_BODY, response=BULK_RESULT)
+async def bulk_action(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
+    """One action on many containers; each item reports its own result."""
+    params = {k: body[k] for k in ("timeout", "signal", "force", "volumes") if k in body}
+    targets = [BulkTarget(host=t["host"], ref=t["ref"]) for t in body["targets"]]
+    items = await core(request).containers.bulk(
+        body["action"], targets, actor=actor(request), **params
+    )
+    return json_response({"items": items})
+
+
+@routes.get(
+    ONE + "/logs",
+    query=LOGS_QUERY,
+    response=[Content(JSON, list[LogRecord]), Content(NDJSON, LogRecord)],
+    errors=(404, 409, 502),
+)
+async def container_logs(request: web.Request, *, query: dict[str, Any]) -> web.StreamResponse:
+    """Log records ``{t, stream, line}``: a JSON list, or NDJSON while following."""
+    tail = query["tail"]
+    records = await core(request).containers.logs(
+        *_host_ref(request),
+        tail=None if tail == "all" else int(tail),
+        since=query.get("since"),
+        timestamps=query["timestamps"],
+        follow=query["follow"],
+    )
+    if not query["follow"]:
+        try:
+            return json_response([r async for r in records])
+        finally:
+            await records.aclose()  # type: ignore[attr-defined]
+    response = web.StreamResponse(headers={"Content-Type": NDJSON, "Cache-Control": "no-store"})
+    await response.prepare(request)
+    try:
+        # A client disconnect cancels this handler; closing the iterator then closes the
+        # engine's log stream too (finally below).
+        async for record in records:
+            line = json.dumps(to_jsonable(record), separators=(",", ":")) + "\n"
+            await response.write(line.encode())
+    finally:
+        await records.aclose()  # type: ignore[attr-defined]
+    return response
+
+
+@routes.get(ONE + "/stats", response=ContainerStats, errors=(404, 409, 502))
+async def container_stats(request: web.Request) -> web.StreamResponse:
+    """One stats reading of a running container."""
+    return json_response(await core(request).containers.stats(*_host_ref(request)))
+
+
+@routes.get(ONE + "/top", query=TOP_QUERY, response=ProcessList, errors=(404, 409, 502))
+async def container_top(request: web.Request, *, query: dict[str, Any]) -> web.StreamResponse:
+    """The processes running in a container."""
+    return json_response(
+        await core(request).containers.top(*_host_ref(request), query.get("ps_args"))
+    )
