@@ -11,7 +11,7 @@ from chrontainer_core.config import Config
 
 from .api import containers, health, hosts, openapi
 from .api.context import CORE
-from .middlewares import error_middleware, security_headers_middleware
+from .middlewares import add_security_headers, error_middleware
 
 # Request bodies are small JSON documents; uploads get their own limits where they exist.
 MAX_BODY = 1024 * 1024
@@ -23,9 +23,8 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     The app starts the core on startup and stops it on cleanup, so ``serve`` and tests share
     one lifecycle.
     """
-    app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware], client_max_size=MAX_BODY
-    )
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    app.on_response_prepare.append(add_security_headers)
     app[CORE] = core if core is not None else Chrontainer.from_config(config)
     for module in (health, hosts, containers, openapi):
         module.routes.register(app)

@@ -14,8 +14,8 @@
 A handler that has already started a streamed response must deal with its own errors: headers
 sent cannot be taken back.
 
-Order in ``create_app``: ``middlewares=[security_headers_middleware, error_middleware, ...]`` so
-that error responses get the security headers too.
+Security headers are added by :func:`add_security_headers`, an ``on_response_prepare`` hook, so
+that streamed and error responses get them too.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from .api.spec import json_response
 __all__ = [
     "SECURITY_HEADERS",
     "STATUS_BY_ERROR",
+    "add_security_headers",
     "error_middleware",
     "error_response",
-    "security_headers_middleware",
     "status_for",
 ]
 
@@ -133,23 +133,11 @@ def _http_error(err: web.HTTPNotFound | web.HTTPMethodNotAllowed) -> web.Respons
     return error_response(404, "not_found", "no such API endpoint")
 
 
-@web.middleware
-async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Add :data:`SECURITY_HEADERS` to every response, including raised aiohttp ones.
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: every response gets :data:`SECURITY_HEADERS`.
 
-    A response the handler has already prepared (a stream) has sent its headers: it is left
-    alone.
+    A signal rather than a middleware, because it also reaches streamed responses (log
+    follows, SSE) and the error pages aiohttp renders itself, just before headers are sent.
     """
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        _add_security_headers(exc)
-        raise
-    if not response.prepared:
-        _add_security_headers(response)
-    return response
-
-
-def _add_security_headers(response: web.StreamResponse) -> None:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)

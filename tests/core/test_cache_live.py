@@ -130,3 +130,43 @@ async def test_host_update_and_remove(daemon: Chrontainer, remote_engine: Engine
     repo = HostRepository(daemon.db)  # type: ignore[arg-type]
     assert [s.slug for s in await repo.list()] == ["local", "remote"]
     assert unique()  # names stay unique per test run
+
+
+async def test_reconnect_resyncs_after_an_outage(
+    daemon: Chrontainer, remote_engine: Engine
+) -> None:
+    from urllib.parse import urlsplit
+
+    from ..live import TcpProxy
+
+    target = urlsplit(remote_engine.url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
+    await proxy.start()
+    try:
+        await daemon.hosts.add(HostSpec(slug="via-proxy", name="Proxy", url=proxy.url))
+        watcher = daemon.hosts.get("via-proxy")
+        assert await watcher.wait_synced(15)
+        _, kept = await run_container(remote_engine)
+        _, doomed = await run_container(remote_engine)
+        await wait_for(lambda: {kept, doomed} <= {c.name for c in watcher.containers()},
+                       what="seen through the proxy")
+
+        await proxy.cut()
+        await wait_for(lambda: watcher.status is HostStatus.OFFLINE, what="offline")
+        listing = await daemon.containers.list()
+        assert listing.hosts["via-proxy"].status is HostStatus.OFFLINE
+        assert all(c.stale for c in listing.items if c.host == "via-proxy")
+        assert not any(c.stale for c in listing.items if c.host == "remote")
+        # Changes made while the host is unreachable ...
+        await docker(remote_engine, "stop", "-t", "0", kept)
+        await docker(remote_engine, "rm", "-f", doomed)
+        _, born = await run_container(remote_engine)
+
+        await proxy.start()
+        # ... are all there after the reconnect's resync.
+        await wait_for(lambda: watcher.status is HostStatus.ONLINE, timeout=60, what="online")
+        assert cached(daemon, "via-proxy") == await engine_view(remote_engine)
+        assert cached(daemon, "via-proxy")[kept] == "exited" and born in cached(daemon, "via-proxy")
+        assert not any(c.stale for c in watcher.containers())
+    finally:
+        await proxy.cut()

@@ -190,6 +190,7 @@ async def test_logs_json_and_follow_disconnect(api: TestClient, local_engine: En
     before = _log_streams(core)
     resp = await api.get(url, params={"follow": "true", "tail": "0"})
     assert resp.headers["Content-Type"].startswith("application/x-ndjson")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
     line = await asyncio.wait_for(resp.content.readline(), 10)
     assert json.loads(line)["line"].startswith("tick")
     assert _log_streams(core) == before + 1

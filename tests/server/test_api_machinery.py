@@ -42,8 +42,8 @@ from chrontainer_server.api.spec import (
     route_of,
 )
 from chrontainer_server.middlewares import (
+    add_security_headers,
     error_middleware,
-    security_headers_middleware,
     status_for,
 )
 
@@ -142,10 +142,8 @@ async def delete_thing(request: web.Request) -> web.StreamResponse:
 
 
 def make_app(*, client_max_size: int = 4096) -> web.Application:
-    app = web.Application(
-        middlewares=[security_headers_middleware, error_middleware],
-        client_max_size=client_max_size,
-    )
+    app = web.Application(middlewares=[error_middleware], client_max_size=client_max_size)
+    app.on_response_prepare.append(add_security_headers)
     routes.register(app)
     openapi.routes.register(app)
     return app
