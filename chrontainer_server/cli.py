@@ -21,10 +21,10 @@ from chrontainer_core.config import Config, load_config
 from chrontainer_core.errors import ConfigError, InstanceLocked
 from chrontainer_core.hosts import HostManager
 from chrontainer_core.runtime import Chrontainer
-from chrontainer_core.store import migrate
 from chrontainer_core.store.db import Database
 from chrontainer_core.store.hosts import HostRepository
 from chrontainer_core.store.lock import InstanceLock
+from chrontainer_core.store.schema import schema_is_current
 
 log = logging.getLogger("chrontainer")
 
@@ -69,10 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic announces each of its plugins at INFO; the migrations themselves stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(config))
+            return asyncio.run(_serve(config, args.config))
         if args.command == "migrate":
+            from chrontainer_core.store import migrate
+
             _prepare_data_dir(config)
             if args.downgrade:
                 migrate.downgrade(config.database_url, args.revision)
@@ -94,15 +98,15 @@ def _prepare_data_dir(config: Config) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
 
 
-async def _serve(config: Config) -> int:
+async def _serve(config: Config, config_path: Path | None) -> int:
     from aiohttp import web
 
     from .app import create_app
 
     _prepare_data_dir(config)
     async with InstanceLock.for_config(config):
-        # Alembic drives its own event loop; run it in a worker thread, before serving.
-        await asyncio.to_thread(migrate.upgrade, config.database_url)
+        if not await schema_is_current(config.database_url):
+            await _migrate_in_subprocess(config_path)
         core = Chrontainer.from_config(config)
         app = create_app(config, core=core)
         # handler_cancellation: a client that goes away cancels its handler, which ends log
@@ -120,6 +124,24 @@ async def _serve(config: Config) -> int:
     return 0
 
 
+async def _migrate_in_subprocess(config_path: Path | None) -> None:
+    """Bring the schema up to date in a child ``chrontainer migrate``, before serving.
+
+    A child process keeps alembic (and its template engine) out of the daemon's memory for
+    good; it sees the same configuration through the same file and environment.
+    """
+    argv = [sys.executable, "-m", "chrontainer_server"]
+    if config_path is not None:
+        argv += ["--config", str(config_path)]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, "migrate", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    if proc.returncode != 0:
+        raise ChrontainerError(f"database migration failed:\n{out.decode(errors='replace')}")
+    log.info("%s", out.decode(errors="replace").strip())
+
+
 async def _wait_for_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -130,6 +152,8 @@ async def _wait_for_signal() -> None:
 
 async def _hosts(config: Config, args: argparse.Namespace) -> int:
     """Host commands work on the database; a running server picks changes up by polling."""
+    from chrontainer_core.store import migrate
+
     _prepare_data_dir(config)
     await asyncio.to_thread(migrate.upgrade, config.database_url)
     db = Database(config.database_url)

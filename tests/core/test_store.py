@@ -387,3 +387,16 @@ async def test_instance_lock(tmp_path: Path) -> None:
 def test_instance_lock_for_postgres() -> None:
     config = Config(database_url="postgresql+asyncpg://chron:pw@db/chron")
     assert isinstance(InstanceLock.for_config(config), PostgresInstanceLock)
+
+
+async def test_schema_check_agrees_with_alembic(tmp_path: Path) -> None:
+    from chrontainer_core.store.migrations import HEAD
+    from chrontainer_core.store.schema import schema_is_current
+
+    assert migrate.head() == HEAD
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    assert await schema_is_current(url) is False
+    await asyncio.to_thread(migrate.upgrade, url)
+    assert await schema_is_current(url) is True
+    await asyncio.to_thread(migrate.downgrade, url, "base")
+    assert await schema_is_current(url) is False
