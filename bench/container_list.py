@@ -10,7 +10,10 @@ as hosts, and measures in the same run:
 - cold start to healthy (process start -> the API lists every container of both hosts),
 - GET /api/v1/containers latency (p50/p95) vs GET /containers/json?all=1 on each engine alone
   and on both summed,
-- the server's resident memory (VmRSS) beside the import floor of the same interpreter.
+- the server's resident memory (VmRSS) beside the import floor of the same interpreter,
+- event-to-bus latency: from the engine's reply to a pause/unpause request to the matching
+  ContainerChanged event on the bus of a daemon-mode runtime in this process (this includes
+  the watcher's coalescing window and its re-inspect).
 """
 
 from __future__ import annotations
@@ -113,6 +116,37 @@ async def import_floor() -> int:
     return int(out)
 
 
+async def event_to_bus(data_dir: str, rounds: int) -> list[float]:
+    """Pause/unpause one bench container ``rounds`` times; time engine reply -> bus event."""
+    from chrontainer_core import Chrontainer, ContainerChanged, HostSpec
+    from chrontainer_core.config import Config
+    from chrontainer_core.store import migrate
+
+    config = Config(data_dir=Path(data_dir) / "latency",
+                    hosts=(HostSpec(slug="local", name="local", url=ENGINES["local"]),))
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(migrate.upgrade, config.database_url)
+    session, base = engine_session(ENGINES["local"])
+    out = []
+    async with session, Chrontainer.from_config(config) as ch:
+        watcher = ch.hosts.get("local")
+        await watcher.wait_synced(30)
+        target = next(c for c in watcher.containers() if c.name == "bench-local-0")
+        with ch.bus.subscribe(["container.changed"]) as sub:
+            for i in range(rounds):
+                verb, state = ("pause", "paused") if i % 2 == 0 else ("unpause", "running")
+                async with session.post(f"{base}/containers/{target.id}/{verb}") as r:
+                    r.raise_for_status()
+                t0 = time.perf_counter()
+                while True:
+                    ev = await asyncio.wait_for(sub.get(), 10)
+                    if (isinstance(ev, ContainerChanged) and ev.id == target.id
+                            and ev.container and ev.container.state.value == state):
+                        break
+                out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-host", type=int, default=100)
@@ -156,6 +190,9 @@ async def main() -> None:
             print(f"cold start to healthy and {expected} containers synced: {cold:.2f} s")
             print(f"containers listed by the API: {body['total']}")
             api_times = await timed_gets(session, f"{api}/containers", args.requests)
+            async with session.get(f"{api}/containers") as r:
+                sampled = sum(1 for c in (await r.json())["items"] if c.get("metrics"))
+            print(f"listed containers with metrics (sampler running): {sampled}")
             raw = {}
             for slug, url in ENGINES.items():
                 es, base = engine_session(url)
@@ -169,6 +206,7 @@ async def main() -> None:
             print(f"server VmRSS after {args.requests} list requests: "
                   f"{vmrss_kib(server.pid) / 1024:.1f} MiB "
                   f"(import floor of this interpreter: {await import_floor() / 1024:.1f} MiB)")
+        line("event -> bus (engine reply to ContainerChanged)", await event_to_bus(data, 40))
     finally:
         server.terminate()
         await server.wait()

@@ -1,8 +1,8 @@
 """Bootstrap configuration: the YAML config file, then environment variables (DESIGN §3c).
 
 Only values needed before the database is open live here (bind address, data dir, database URL,
-secret key, trusted proxies, log level, hosts to upsert at start, Docker timeouts). Everything a
-user edits in the UI lives in the database.
+secret key, trusted proxies, log level, hosts to upsert at start, Docker timeouts) and the
+metrics sampler's pace. Everything a user edits in the UI lives in the database.
 
 Precedence, lowest first: built-in defaults, the config file, environment variables. An empty
 environment variable counts as unset, as it does for most daemons, so ``CHRONTAINER_PORT=`` in a
@@ -70,6 +70,19 @@ class Config:
     host_poll_interval: float = 1.0
     docker_connect_timeout: float = 5.0
     docker_request_timeout: float = 30.0
+    # How often a host with a quiet events stream is asked whether it still answers: a
+    # half-open connection (a NAS that lost power) would otherwise look online forever.
+    docker_heartbeat_interval: float = 10.0
+    # /system/df is expensive on big hosts; the design asks to keep it at least 5 minutes.
+    disk_usage_ttl: float = 300.0
+    # Seconds between two stats samples of each running container (CPU % and I/O rates
+    # are averages over this interval).
+    metrics_interval: float = 15.0
+    # Stats requests in flight per host. Engine 20.10 answers one-shot stats requests on a
+    # shared one-second tick, so a round takes about (running containers / concurrency)
+    # seconds: 16 keeps 200 containers inside the 15 s interval, and the engine does one
+    # collection pass per tick for all of them instead of one tick per few containers.
+    metrics_concurrency: int = 16
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -116,6 +129,13 @@ def _seconds(value: object) -> float:
     if not math.isfinite(seconds) or seconds <= 0:
         raise vol.Invalid("must be a number of seconds greater than 0")
     return seconds
+
+
+def _concurrency(value: object) -> int:
+    # bool is an int subclass: "concurrency: yes" must not become 1.
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
+        return value
+    raise vol.Invalid("must be a whole number from 1 to 64")
 
 
 def _log_level(value: object) -> str:
@@ -204,10 +224,18 @@ _FILE_SCHEMA: Final = vol.Schema(
         vol.Optional("log_level"): _log_level,
         vol.Optional("hosts"): [_HOST_SCHEMA],
         vol.Optional("host_poll_interval"): _seconds,
+        vol.Optional("metrics"): {
+            vol.Optional("interval"): _seconds,
+            vol.Optional("concurrency"): _concurrency,
+        },
         vol.Optional("docker"): {
             vol.Optional("url"): DockerUrl(),
             vol.Optional("connect_timeout"): _seconds,
             vol.Optional("request_timeout"): _seconds,
+            vol.Optional("heartbeat_interval"): _seconds,
+            vol.Optional("disk_usage_ttl"): vol.All(
+                _seconds, vol.Range(min=300, msg="must be at least 300 seconds")
+            ),
         },
     },
     extra=vol.PREVENT_EXTRA,
@@ -239,6 +267,12 @@ _DOCKER_FIELDS: Final = {
     "url": "default_docker_url",
     "connect_timeout": "docker_connect_timeout",
     "request_timeout": "docker_request_timeout",
+    "heartbeat_interval": "docker_heartbeat_interval",
+    "disk_usage_ttl": "disk_usage_ttl",
+}
+_METRICS_FIELDS: Final = {
+    "interval": "metrics_interval",
+    "concurrency": "metrics_concurrency",
 }
 
 
@@ -302,8 +336,9 @@ def _from_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must contain a mapping of settings at the top")
     raw = _drop_nulls(raw)
-    if isinstance(raw.get("docker"), dict):
-        raw["docker"] = _drop_nulls(raw["docker"])
+    for section in ("docker", "metrics"):
+        if isinstance(raw.get(section), dict):
+            raw[section] = _drop_nulls(raw[section])
     try:
         data: dict[str, Any] = _FILE_SCHEMA(raw)
     except vol.Invalid as err:  # MultipleInvalid is a subclass; it reports its first error
@@ -313,6 +348,9 @@ def _from_file(path: Path) -> dict[str, Any]:
     for key, field_ in _DOCKER_FIELDS.items():
         if key in data.get("docker", {}):
             values[field_] = data["docker"][key]
+    for key, field_ in _METRICS_FIELDS.items():
+        if key in data.get("metrics", {}):
+            values[field_] = data["metrics"][key]
     if "trusted_proxies" in data:
         values["trusted_proxies"] = tuple(data["trusted_proxies"])
     if "hosts" in data:

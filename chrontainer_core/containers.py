@@ -12,8 +12,8 @@ import asyncio
 import builtins
 import re
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from .actor import Actor
 from .audit import AuditTrail
@@ -26,12 +26,16 @@ from .models import (
     BulkTarget,
     Container,
     ContainerAction,
+    ContainerMetrics,
     ContainerState,
     ContainerStats,
     HostState,
     LogRecord,
     ProcessList,
 )
+
+if TYPE_CHECKING:
+    from .metrics.sampler import MetricsSampler
 
 # A ref may be an id prefix only from this length on, so short prefixes never hit by accident.
 MIN_PREFIX = 12
@@ -70,11 +74,17 @@ class ContainerFilter:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerListing:
-    """A cross-host list: containers (with their JSON forms) and each host's status."""
+    """A cross-host list: containers (with their JSON forms) and each host's status.
+
+    ``metrics[i]`` holds the latest sampled metrics of ``items[i]`` (None when it is not
+    running, not sampled yet, or in library mode, which runs no sampler); ``items_json[i]``
+    is the JSON form of both, the metrics under the ``"metrics"`` key.
+    """
 
     items: list[Container]
     items_json: list[dict[str, Any]]
     hosts: dict[str, HostState]
+    metrics: list[ContainerMetrics | None] = field(default_factory=list)
 
 
 def resolve_ref(containers: Iterable[Container], ref: str) -> Container | None:
@@ -132,9 +142,12 @@ def _check_transition(action: ContainerAction, c: Container, force: bool) -> boo
 class ContainerService:
     """Everything about containers, across all hosts."""
 
-    def __init__(self, hosts: HostManager, audit: AuditTrail) -> None:
+    def __init__(
+        self, hosts: HostManager, audit: AuditTrail, *, metrics: MetricsSampler | None = None
+    ) -> None:
         self._hosts = hosts
         self._audit = audit
+        self._metrics = metrics
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- reading --------------------------------------------------------------------------------
@@ -151,14 +164,33 @@ class ContainerService:
             await asyncio.gather(*(w.current() for w in watchers), return_exceptions=True)
         items: list[Container] = []
         items_json: list[dict[str, Any]] = []
+        metrics: list[ContainerMetrics | None] = []
         for w in watchers:
+            latest = self._metrics.host_metrics(w.slug) if self._metrics else {}
+            latest_json = self._metrics.host_json(w.slug) if self._metrics else {}
             for c, doc in zip(w.containers(), w.container_json(), strict=True):
                 if flt.matches(c):
+                    # The cache learns of a pause or stop before the sampler's next round does.
+                    running = c.state is ContainerState.RUNNING
                     items.append(c)
-                    items_json.append(doc)
+                    metrics.append(latest.get(c.id) if running else None)
+                    # A shallow merge: both JSON forms are prebuilt, neither is re-serialized.
+                    m_json = latest_json.get(c.id) if running else None
+                    items_json.append({**doc, "metrics": m_json})
         return ContainerListing(
-            items=items, items_json=items_json, hosts={w.slug: w.state() for w in watchers}
+            items=items, items_json=items_json, hosts={w.slug: w.state() for w in watchers},
+            metrics=metrics,
         )
+
+    def latest_metrics(self, c: Container) -> ContainerMetrics | None:
+        """The latest sampled metrics of a container, or None.
+
+        None when it is not running, has not been sampled yet, or in library mode (which runs
+        no sampler).
+        """
+        if self._metrics is None or c.state is not ContainerState.RUNNING:
+            return None
+        return self._metrics.latest(c.host, c.id)
 
     async def get(self, host: str, ref: str) -> Container:
         """Resolve ``ref`` on ``host`` (see :func:`resolve_ref`); NotFound when nothing matches."""

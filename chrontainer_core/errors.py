@@ -16,6 +16,7 @@ that turns these into HTTP status codes.
     │   ├── AmbiguousRef       a ref matches several containers
     │   └── Busy               another action holds the target's lock
     ├── PermissionDenied       the actor may not do this
+    ├── SecretUnavailable      a stored secret cannot be decrypted (wrong or missing secret key)
     └── HostUnreachable        the Docker engine did not answer (connect/timeout/protocol)
         └── EngineError        the engine answered with an unexpected error
 """
@@ -98,6 +99,17 @@ class PermissionDenied(ChrontainerError):
     """The actor is not allowed to do this."""
 
     code = "permission_denied"
+
+
+class SecretUnavailable(ChrontainerError):
+    """A stored secret (e.g. a host's TLS key) cannot be decrypted.
+
+    The secret key differs from the one the value was encrypted with, or the stored value is
+    corrupted. Nothing can recover it: the user re-enters the secret, which stores it again
+    under the current key.
+    """
+
+    code = "secret_unavailable"
 
 
 class HostUnreachable(ChrontainerError):

@@ -19,9 +19,16 @@ from .bus import Bus, HostChanged
 from .docker.events import HostWatcher
 from .docker.host import DockerHost
 from .errors import Conflict, InvalidInput, NotFound
-from .models import EngineVersion, HostSpec, HostState
+from .models import UNCHANGED, EngineVersion, HostSpec, HostState, HostTLS, Unchanged
 from .tasks import cancel_and_wait
-from .validate import DockerUrl, HostName, Slug
+from .validate import (
+    DockerUrl,
+    HostName,
+    PemCertificates,
+    PemPrivateKey,
+    Slug,
+    key_matches_certificate,
+)
 
 if TYPE_CHECKING:
     from .store.hosts import HostRepository
@@ -31,13 +38,41 @@ log = logging.getLogger(__name__)
 
 def validate_spec(spec: HostSpec) -> HostSpec:
     """Check a host spec with the shared validators; InvalidInput names the field."""
-    values = {}
+    values: dict[str, str] = {}
     for field, validator in (("slug", Slug()), ("name", HostName), ("url", DockerUrl())):
         try:
             values[field] = validator(getattr(spec, field))
         except vol.Invalid as err:
             raise InvalidInput(f"{field} {err.msg}", field=field) from err
-    return HostSpec(**values)
+    tls = spec.tls
+    if tls is not None:
+        if not values["url"].startswith("tcp://"):
+            raise InvalidInput("tls applies to tcp:// engines only", field="tls")
+        # Material whose key could not be decrypted is kept as it is until it is re-entered.
+        if tls.key_error is None:
+            validate_tls(tls)
+    return HostSpec(slug=values["slug"], name=values["name"], url=values["url"], tls=tls)
+
+
+def validate_tls(tls: HostTLS) -> None:
+    """Check that the PEMs parse and that the client key belongs to the client certificate.
+
+    Raises:
+        InvalidInput: ``field`` is ``tls.ca_cert``, ``tls.client_cert`` or ``tls.client_key``.
+    """
+    for field, validator in (
+        ("ca_cert", PemCertificates()),
+        ("client_cert", PemCertificates()),
+        ("client_key", PemPrivateKey()),
+    ):
+        try:
+            validator(getattr(tls, field))
+        except vol.Invalid as err:
+            raise InvalidInput(f"tls.{field} {err.msg}", field=f"tls.{field}") from err
+    if not key_matches_certificate(tls.client_cert, tls.client_key):
+        raise InvalidInput(
+            "tls.client_key is not the key of tls.client_cert", field="tls.client_key"
+        )
 
 
 class HostManager:
@@ -49,6 +84,7 @@ class HostManager:
         repo: persistence (daemon mode) or None (library mode).
         live: start a watcher loop per host (daemon mode).
         connect_timeout / request_timeout: per-host engine timeouts in seconds.
+        heartbeat: seconds between liveness checks of a host with a quiet events stream.
     """
 
     def __init__(
@@ -60,12 +96,14 @@ class HostManager:
         live: bool = False,
         connect_timeout: float = 5.0,
         request_timeout: float = 30.0,
+        heartbeat: float = 10.0,
     ) -> None:
         self._bus = bus
         self._audit = audit
         self._repo = repo
         self._live = live
         self._timeouts = (connect_timeout, request_timeout)
+        self._heartbeat = heartbeat
         self._watchers: dict[str, HostWatcher] = {}
         self._repo_version: int | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -93,7 +131,9 @@ class HostManager:
     def _attach(self, spec: HostSpec) -> HostWatcher:
         connect, request = self._timeouts
         watcher = HostWatcher(
-            DockerHost(spec, connect_timeout=connect, request_timeout=request), self._bus
+            DockerHost(spec, connect_timeout=connect, request_timeout=request),
+            self._bus,
+            heartbeat=self._heartbeat,
         )
         self._watchers[spec.slug] = watcher
         if self._live:
@@ -123,18 +163,29 @@ class HostManager:
         *,
         name: str | None = None,
         url: str | None = None,
+        tls: HostTLS | Unchanged | None = UNCHANGED,
         actor: Actor | None = None,
     ) -> HostState:
-        """Change a host's display name and/or URL (the slug never changes)."""
+        """Change a host's display name, URL and/or TLS material (the slug never changes).
+
+        Args:
+            slug: The host.
+            name: New display name, or None to keep it.
+            url: New engine URL, or None to keep it.
+            tls: New TLS material, None to remove TLS, or UNCHANGED to keep it (re-entering
+                the material is how a key that can no longer be decrypted is repaired).
+            actor: Who asks.
+        """
         actor = actor or Actor.library()
         async with self._audit.track(actor, "host.update", slug):
             old = self.get(slug).host.spec
             spec = validate_spec(
                 HostSpec(slug=slug, name=name if name is not None else old.name,
-                         url=url if url is not None else old.url)
+                         url=url if url is not None else old.url,
+                         tls=old.tls if isinstance(tls, Unchanged) else tls)
             )
             if self._repo is not None:
-                await self._repo.update(slug, name=spec.name, url=spec.url)
+                await self._repo.update(slug, name=spec.name, url=spec.url, tls=tls)
             await self._replace(spec)
         return self.get(slug).state()
 
@@ -142,7 +193,7 @@ class HostManager:
         old = self._watchers.get(spec.slug)
         if old is not None and old.host.spec == spec:
             return
-        if old is not None and old.host.spec.url == spec.url:
+        if old is not None and (old.host.spec.url, old.host.spec.tls) == (spec.url, spec.tls):
             # Only the display name changed: keep the connection and the cache.
             old.host.spec = spec
             self._bus.publish(HostChanged(host=old.state()))

@@ -178,18 +178,88 @@ class ContainerStats:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StatsSample:
+    """One raw stats reading: cumulative counters, turned into rates by the sampler.
+
+    CPU times are nanoseconds since the container (``cpu_total``) or the machine
+    (``system_cpu``, all cores) started; ``memory_used`` already excludes the page cache.
+    """
+
+    read_at: datetime
+    cpu_total: int
+    system_cpu: int
+    online_cpus: int
+    memory_used: int
+    memory_limit: int
+    net_rx: int
+    net_tx: int
+    block_read: int
+    block_write: int
+    pids: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerMetrics:
+    """The latest metrics of a running container, from two consecutive samples.
+
+    Rates are bytes per second and ``cpu_percent`` is percent of one core (up to 100 times
+    the online CPUs, as ``docker stats`` shows it). They are None (unknown) on a container's
+    first sample and after its counters restarted.
+    """
+
+    read_at: datetime
+    cpu_percent: float | None
+    memory_used: int
+    memory_limit: int
+    memory_percent: float
+    net_rx_rate: float | None
+    net_tx_rate: float | None
+    block_read_rate: float | None
+    block_write_rate: float | None
+    pids: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessList:
     titles: tuple[str, ...]
     processes: tuple[tuple[str, ...], ...]
 
 
+class Unchanged(enum.Enum):
+    """Marker for "leave this as it is" where None already means "remove" (``tls=None``)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostTLS:
+    """TLS material of a ``tcp://`` engine started with ``--tlsverify``, as PEM text.
+
+    ``ca_cert`` is what the engine's certificate must chain to; ``client_cert`` and
+    ``client_key`` prove Chrontainer to the engine. The key is a secret: stored encrypted,
+    never in a repr or a log line, never returned by the API. When the stored key cannot be
+    decrypted (the secret key changed), the store hands out ``client_key=""`` and
+    ``key_error`` saying so; the host then stays offline with that error until the material is
+    entered again.
+    """
+
+    ca_cert: str = field(repr=False)
+    client_cert: str = field(repr=False)
+    client_key: str = field(repr=False)
+    key_error: str | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostSpec:
-    """What defines a host: the immutable slug, a display name and the engine URL."""
+    """What defines a host: the immutable slug, a display name, the engine URL and its TLS."""
 
     slug: str
     name: str
     url: str
+    tls: HostTLS | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -205,6 +275,8 @@ class HostState:
     engine_version: str | None = None
     api_version: str | None = None
     containers: int = 0
+    # Whether TLS material is configured; the material itself is never shown.
+    tls: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -224,3 +296,53 @@ class AuditEntry:
     target: str
     result: str
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostInfo:
+    """What the engine says about its machine (``GET /info``)."""
+
+    name: str
+    os: str
+    os_type: str
+    kernel: str
+    architecture: str
+    cpus: int
+    memory: int
+    engine_version: str
+    cgroup_version: str
+    storage_driver: str
+    containers: int
+    containers_running: int
+    containers_paused: int
+    containers_stopped: int
+    images: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiskUsageCategory:
+    """Disk use of one kind of object: how many, how big, and how much could be freed."""
+
+    count: int
+    size: int
+    reclaimable: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiskUsage:
+    """``GET /system/df`` summed per category (expensive on the engine: cached)."""
+
+    read_at: datetime
+    images: DiskUsageCategory
+    containers: DiskUsageCategory
+    volumes: DiskUsageCategory
+    build_cache: DiskUsageCategory
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostDetails:
+    """A host's state, its machine info and its (cached) disk use."""
+
+    host: HostState
+    info: HostInfo
+    disk_usage: DiskUsage

@@ -3,7 +3,8 @@
 Two ways to get one:
 
 * :meth:`Chrontainer.from_config` — the daemon: database, audit trail in the database, persisted
-  hosts with a live watcher per host, following host changes made by the CLI.
+  hosts with a live watcher per host, following host changes made by the CLI, and the metrics
+  sampler (``ch.metrics``) keeping the latest stats of every running container.
 * :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
   no background tasks (so a script never fires schedules a second time); lists read the engines
   on demand.
@@ -23,8 +24,11 @@ from .audit import AuditTrail, DbAuditTrail, LogAuditTrail
 from .bus import Bus
 from .config import Config
 from .containers import ContainerService
+from .hostinfo import DEFAULT_DISK_USAGE_TTL, HostInfoService
 from .hosts import HostManager
+from .metrics.sampler import MetricsSampler
 from .models import HostSpec
+from .secrets import SecretBox
 from .store.db import Database
 from .store.hosts import HostRepository
 
@@ -52,12 +56,24 @@ class Chrontainer:
         hosts: HostManager,
         db: Database | None = None,
         config: Config | None = None,
+        secrets: SecretBox | None = None,
         initial_hosts: Iterable[HostSpec] = (),
     ) -> None:
         self.bus = bus
+        # Encrypts stored secrets (host TLS keys); daemon mode only.
+        self.secrets = secrets
         self.audit = audit
         self.hosts = hosts
-        self.containers = ContainerService(hosts, audit)
+        # Daemon mode only: library mode runs no background tasks (DESIGN §1).
+        self.metrics: MetricsSampler | None = None
+        if config is not None:
+            self.metrics = MetricsSampler(
+                hosts, interval=config.metrics_interval, concurrency=config.metrics_concurrency
+            )
+        self.containers = ContainerService(hosts, audit, metrics=self.metrics)
+        self.host_info = HostInfoService(
+            hosts, ttl=config.disk_usage_ttl if config else DEFAULT_DISK_USAGE_TTL
+        )
         self.db = db
         self.config = config
         self._initial_hosts = tuple(initial_hosts)
@@ -88,15 +104,18 @@ class Chrontainer:
         bus = Bus()
         db = Database(config.database_url)
         audit = DbAuditTrail(db)
+        # No I/O yet: the key is loaded (or generated) in start(), off the event loop.
+        secrets = SecretBox.from_config(config)
         hosts = HostManager(
             bus,
             audit,
-            repo=HostRepository(db),
+            repo=HostRepository(db, secrets=secrets),
             live=True,
             connect_timeout=config.docker_connect_timeout,
             request_timeout=config.docker_request_timeout,
+            heartbeat=config.docker_heartbeat_interval,
         )
-        return cls(bus=bus, audit=audit, hosts=hosts, db=db, config=config)
+        return cls(bus=bus, audit=audit, hosts=hosts, db=db, config=config, secrets=secrets)
 
     async def start(self) -> None:
         """Add the initial hosts and start the background services (daemon mode)."""
@@ -107,8 +126,10 @@ class Chrontainer:
             await self.hosts.add(spec)
         if self.config is None:
             return
+        if self.secrets is not None:
+            await self.secrets.ready()
         await self.hosts.load()
-        repo = HostRepository(self.db) if self.db is not None else None
+        repo = HostRepository(self.db, secrets=self.secrets) if self.db is not None else None
         assert repo is not None
         # Hosts listed in the config file are upserted by slug at every start (§3c).
         for spec in self.config.hosts:
@@ -123,9 +144,13 @@ class Chrontainer:
             )
         await self.hosts.load()
         self.hosts.follow_store(self.config.host_poll_interval)
+        if self.metrics is not None:
+            self.metrics.start()
 
     async def stop(self) -> None:
-        """Stop in order: host watchers and connections, then the database."""
+        """Stop in order: metrics sampler, host watchers and connections, then the database."""
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.hosts.close()
         if self.db is not None:
             await self.db.close()

@@ -1,7 +1,8 @@
 """Voluptuous validators shared by the config file, the CLI and the HTTP API.
 
 Each decision about what a valid value looks like (a host slug, a Docker engine URL, a display
-name) is taken here once, so the config loader and the API can never disagree.
+name, TLS certificates and keys) is taken here once, so the config loader, the CLI, the API and
+the core can never disagree.
 """
 
 from __future__ import annotations
@@ -12,12 +13,25 @@ from typing import Final
 from urllib.parse import SplitResult, urlsplit
 
 import voluptuous as vol
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
-__all__ = ["DockerUrl", "HostName", "Slug", "format_path"]
+__all__ = [
+    "DockerUrl",
+    "HostName",
+    "PemCertificates",
+    "PemPrivateKey",
+    "Slug",
+    "format_path",
+    "key_matches_certificate",
+]
 
 _SLUG_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 _SLUG_MSG: Final = "must be lowercase letters, digits and '-'"
 _DOCKER_URL_MSG: Final = "must be unix:///absolute/path/to/docker.sock or tcp://host:port"
+# Certificates and keys are a few KiB; the bound keeps parsing cheap whatever a client sends.
+_PEM_MAX: Final = 64 * 1024
 
 
 class Slug:
@@ -101,6 +115,89 @@ class DockerUrl:
 
     def __repr__(self) -> str:
         return "DockerUrl()"
+
+
+def _pem_text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.isascii() or "-----BEGIN " not in value:
+        raise vol.Invalid(f"must be {what} in PEM form (-----BEGIN ...)")
+    if len(value) > _PEM_MAX:
+        raise vol.Invalid(f"is too long for {what} (more than {_PEM_MAX} characters)")
+    return value
+
+
+class PemCertificates:
+    """Validate PEM text holding one or more X.509 certificates (a CA bundle or a chain)."""
+
+    json_schema: Final = {
+        "type": "string",
+        "contentMediaType": "application/x-pem-file",
+        "maxLength": _PEM_MAX,
+    }
+
+    def __call__(self, value: object) -> str:
+        """Return ``value`` unchanged when every PEM block in it is a certificate.
+
+        Raises:
+            vol.Invalid: Not PEM text, or a block that does not parse as a certificate.
+        """
+        text = _pem_text(value, "a certificate")
+        try:
+            x509.load_pem_x509_certificates(text.encode("ascii"))
+        except ValueError as err:
+            raise vol.Invalid(
+                "is not a PEM certificate (-----BEGIN CERTIFICATE-----) or does not parse"
+            ) from err
+        return text
+
+    def __repr__(self) -> str:
+        return "PemCertificates()"
+
+
+class PemPrivateKey:
+    """Validate an unencrypted PEM private key (PKCS#8, or the traditional RSA/EC forms)."""
+
+    json_schema: Final = {
+        "type": "string",
+        "contentMediaType": "application/x-pem-file",
+        "maxLength": _PEM_MAX,
+        "writeOnly": True,
+    }
+
+    def __call__(self, value: object) -> str:
+        """Return ``value`` unchanged when it is a private key that needs no passphrase.
+
+        Raises:
+            vol.Invalid: Not PEM text, encrypted, or not a private key.
+        """
+        text = _pem_text(value, "a private key")
+        try:
+            serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        except TypeError as err:  # cryptography's way to say "it needs a password"
+            raise vol.Invalid(
+                "is encrypted with a passphrase: give the key without one "
+                "(openssl pkey -in key.pem -out plain.pem)"
+            ) from err
+        except (ValueError, UnsupportedAlgorithm) as err:
+            raise vol.Invalid(
+                "is not a PEM private key (-----BEGIN PRIVATE KEY-----) or does not parse"
+            ) from err
+        return text
+
+    def __repr__(self) -> str:
+        return "PemPrivateKey()"
+
+
+def key_matches_certificate(cert_pem: str, key_pem: str) -> bool:
+    """Whether a (valid) private key belongs to the first certificate of a (valid) chain.
+
+    Args:
+        cert_pem: Checked with :class:`PemCertificates` already.
+        key_pem: Checked with :class:`PemPrivateKey` already.
+    """
+    cert = x509.load_pem_x509_certificates(cert_pem.encode("ascii"))[0]
+    key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
 
 
 # A display name: stripped first so that "   " counts as empty.

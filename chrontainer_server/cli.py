@@ -14,13 +14,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chrontainer_core import Actor, ChrontainerError, HostSpec
+from chrontainer_core import Actor, ChrontainerError, HostSpec, HostTLS
 from chrontainer_core.audit import DbAuditTrail
 from chrontainer_core.bus import Bus
 from chrontainer_core.config import Config, load_config
 from chrontainer_core.errors import ConfigError, InstanceLocked
 from chrontainer_core.hosts import HostManager
 from chrontainer_core.runtime import Chrontainer
+from chrontainer_core.secrets import SecretBox
 from chrontainer_core.store.db import Database
 from chrontainer_core.store.hosts import HostRepository
 from chrontainer_core.store.lock import InstanceLock
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("slug", help="immutable id: lowercase letters, digits and '-'")
     add.add_argument("url", help="unix:///path/docker.sock or tcp://host:port")
     add.add_argument("--name", help="display name (default: the slug)")
+    tls = add.add_argument_group(
+        "TLS", "for a tcp:// engine started with --tlsverify; give all three (PEM files)"
+    )
+    tls.add_argument("--tls-ca", type=Path, metavar="FILE", help="CA certificate")
+    tls.add_argument("--tls-cert", type=Path, metavar="FILE", help="client certificate")
+    tls.add_argument("--tls-key", type=Path, metavar="FILE",
+                     help="client key (stored encrypted with the secret key)")
     rm = hosts.add_parser("remove", help="remove a host (its containers stay untouched)")
     rm.add_argument("slug")
     test = hosts.add_parser("test", help="connect to a host's engine and show its version")
@@ -60,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    tls_files = [getattr(args, name, None) for name in ("tls_ca", "tls_cert", "tls_key")]
+    if any(tls_files) and not all(tls_files):
+        parser.error("--tls-ca, --tls-cert and --tls-key go together")
     try:
         config = load_config(args.config)
     except ConfigError as err:
@@ -150,6 +162,20 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
+async def _read_tls(args: argparse.Namespace) -> HostTLS | None:
+    """The TLS material named by --tls-ca/--tls-cert/--tls-key, or None without them."""
+    if args.tls_ca is None:
+        return None
+    texts = []
+    for option, path in (("--tls-ca", args.tls_ca), ("--tls-cert", args.tls_cert),
+                         ("--tls-key", args.tls_key)):
+        try:
+            texts.append(await asyncio.to_thread(path.read_text, encoding="ascii"))
+        except (OSError, UnicodeDecodeError) as err:
+            raise ChrontainerError(f"{option}: cannot read {path}: {err}") from err
+    return HostTLS(ca_cert=texts[0], client_cert=texts[1], client_key=texts[2])
+
+
 async def _hosts(config: Config, args: argparse.Namespace) -> int:
     """Host commands work on the database; a running server picks changes up by polling."""
     from chrontainer_core.store import migrate
@@ -158,7 +184,9 @@ async def _hosts(config: Config, args: argparse.Namespace) -> int:
     await asyncio.to_thread(migrate.upgrade, config.database_url)
     db = Database(config.database_url)
     try:
-        repo = HostRepository(db)
+        secrets = SecretBox.from_config(config)
+        await secrets.ready()
+        repo = HostRepository(db, secrets=secrets)
         manager = HostManager(
             Bus(), DbAuditTrail(db), repo=repo,
             connect_timeout=config.docker_connect_timeout,
@@ -169,9 +197,10 @@ async def _hosts(config: Config, args: argparse.Namespace) -> int:
         cmd = args.hosts_command
         if cmd == "list":
             for spec in await repo.list():
-                print(f"{spec.slug}\t{spec.name}\t{spec.url}")
+                print(f"{spec.slug}\t{spec.name}\t{spec.url}" + ("\ttls" if spec.tls else ""))
         elif cmd == "add":
-            spec = HostSpec(slug=args.slug, name=args.name or args.slug, url=args.url)
+            spec = HostSpec(slug=args.slug, name=args.name or args.slug, url=args.url,
+                            tls=await _read_tls(args))
             await manager.add(spec, actor=actor)
             print(f"added host {spec.slug}")
         elif cmd == "remove":

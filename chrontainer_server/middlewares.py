@@ -40,6 +40,7 @@ from chrontainer_core.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    SecretUnavailable,
 )
 
 from .api.spec import json_response
@@ -64,6 +65,9 @@ STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     AmbiguousRef: 409,
     Busy: 409,
     InstanceLocked: 409,
+    # 409, not 422: the request is fine, the server's state (a secret stored under another
+    # secret key) prevents it; re-entering the secret resolves the conflict.
+    SecretUnavailable: 409,
     HostUnreachable: 502,
     EngineError: 502,
 }

@@ -86,3 +86,29 @@ async def api(clean_engines: None, daemon_config):  # type: ignore[no-untyped-de
         for w in app[CORE].hosts.watchers():
             assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
         yield client
+
+
+@pytest.fixture(scope="session")
+def pki():  # type: ignore[no-untyped-def]
+    """Certificates made for this test session (CA, server, client, an unrelated CA)."""
+    from .pki import make_pki
+
+    return make_pki()
+
+
+@pytest.fixture(scope="session")
+async def tls_engine(pki):  # type: ignore[no-untyped-def]
+    """A dedicated engine requiring TLS client certificates, shared by the session's tests.
+
+    Stopped (with its containerd, bridge and directory) at the end of the session, whatever
+    the tests did.
+    """
+    from .engines import DedicatedEngine, reap_stale
+
+    await reap_stale()
+    engine = DedicatedEngine("tls", pki=pki)
+    try:
+        await engine.start()
+        yield engine
+    finally:
+        await engine.close()

@@ -8,6 +8,7 @@ make changes "behind Chrontainer's back", as a user would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Awaitable, Callable
@@ -115,49 +116,70 @@ def free_port() -> int:
 
 
 class TcpProxy:
-    """A loopback TCP proxy in front of an engine, which a test can cut and restore.
+    """A loopback TCP proxy in front of an engine, which a test can cut, freeze and restore.
 
-    Cutting closes the listener and every open connection, as a network outage would.
+    ``cut`` closes the listener and every connection, as an unplugged cable would. ``freeze``
+    keeps accepting connections but never answers and stops forwarding on open ones, as a
+    hung machine or a half-open connection would: only timeouts notice it.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
+        self.frozen = False
         self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
+        self._upstreams: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
+        self.frozen = False
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    def freeze(self) -> None:
+        self.frozen = True
+        for w in list(self._upstreams):
+            w.close()
+        self._upstreams.clear()
 
     async def cut(self) -> None:
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
             self._server = None
-        for w in list(self._writers):
+        for w in list(self._clients | self._upstreams):
             w.close()
-        self._writers.clear()
+        self._clients.clear()
+        self._upstreams.clear()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.add(writer)
+        if self.frozen:
+            # Swallow whatever the client sends and never answer.
+            with contextlib.suppress(ConnectionError, OSError):
+                while await reader.read(65536):
+                    pass
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.close()
             return
-        self._writers |= {writer, up_writer}
+        self._upstreams.add(up_writer)
 
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
             try:
                 while data := await src.read(65536):
+                    if self.frozen:
+                        continue  # a frozen proxy drops traffic but keeps the socket open
                     dst.write(data)
                     await dst.drain()
             except (ConnectionError, OSError):
                 pass
             finally:
-                dst.close()
+                if not (self.frozen and not up):
+                    dst.close()
 
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))

@@ -68,6 +68,7 @@ class HostWatcher:
         bus: where ContainerChanged / HostChanged events are published.
         coalesce: seconds to gather a burst of events before re-inspecting.
         backoff: (first, maximum) seconds between reconnect attempts.
+        heartbeat: seconds between liveness checks while the events stream is quiet.
         sleep: injectable sleep (tests), defaults to asyncio.sleep.
     """
 
@@ -78,12 +79,14 @@ class HostWatcher:
         *,
         coalesce: float = 0.05,
         backoff: tuple[float, float] = (0.5, 30.0),
+        heartbeat: float = 10.0,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.host = host
         self._bus = bus
         self._coalesce = coalesce
         self._backoff = backoff
+        self._heartbeat = heartbeat
         self._sleep = sleep
         self._containers: dict[str, Container] = {}
         self._json: dict[str, dict[str, Any]] = {}
@@ -131,6 +134,7 @@ class HostWatcher:
             engine_version=self.version.version if self.version else None,
             api_version=self.version.api_version if self.version else None,
             containers=len(self._containers),
+            tls=spec.tls is not None,
         )
 
     async def wait_synced(self, timeout: float) -> bool:  # noqa: ASYNC109 - a deadline, not I/O
@@ -275,20 +279,40 @@ class HostWatcher:
             delay = min(delay * 2, self._backoff[1])
 
     async def _watch_once(self) -> None:
-        """One connection: resync, then follow events until the stream breaks."""
+        """One connection: resync, then follow events until the stream breaks.
+
+        A heartbeat runs beside the stream: a silent stream can mean a quiet host or a dead
+        one behind a half-open connection, and only a request with a timeout tells them apart.
+        """
         # Ask for events since just before the sync so nothing between list and subscribe
         # is missed; replayed events only cause a harmless re-inspect.
         since = int(time.time()) - 1
         await self.resync()
-        flusher = asyncio.create_task(self._flush_loop(), name=f"flush:{self.slug}")
+        tasks = [
+            asyncio.create_task(self._flush_loop(), name=f"flush:{self.slug}"),
+            asyncio.create_task(self._follow(since), name=f"events:{self.slug}"),
+            asyncio.create_task(self._beat(), name=f"heartbeat:{self.slug}"),
+        ]
         try:
-            async for event in self.host.events(since=since):
-                self.last_seen = datetime.now(UTC)
-                if is_lifecycle(event):
-                    self._dirty[event.id] = event.action
-                    self._dirty_event.set()
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # re-raise what ended the connection
         finally:
-            await cancel_and_wait(flusher)
+            for task in tasks:
+                await cancel_and_wait(task)
+
+    async def _follow(self, since: int) -> None:
+        async for event in self.host.events(since=since):
+            self.last_seen = datetime.now(UTC)
+            if is_lifecycle(event):
+                self._dirty[event.id] = event.action
+                self._dirty_event.set()
+
+    async def _beat(self) -> None:
+        while True:
+            await self._sleep(self._heartbeat)
+            await self.host.version()
+            self.last_seen = datetime.now(UTC)
 
     async def _flush_loop(self) -> None:
         """Re-inspect containers touched by a burst of events, once per burst."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import struct
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiodocker
@@ -32,13 +34,17 @@ from ..errors import (
 from ..models import (
     Container,
     ContainerStats,
+    DiskUsage,
     EngineVersion,
+    HostInfo,
     HostSpec,
     LogRecord,
     LogStream,
     ProcessList,
+    StatsSample,
 )
 from . import parse
+from .tls import build_ssl_context, describe_tls_failure, https_url
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,8 @@ JSON = dict[str, Any]
 
 # aiodocker reports a failed connection as a DockerError with this pseudo status.
 _CONNECT_FAILED = 900
+# The first API version whose stats endpoint accepts one-shot=true.
+ONE_SHOT_API = (1, 41)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,12 +67,27 @@ class EngineEvent:
     time_nano: int
 
 
-def _map_error(host: str, what: str, err: BaseException) -> ChrontainerError:
-    """Translate a lower-layer failure into the core's error tree."""
+def _map_error(
+    host: str, what: str, err: BaseException, *, tls: bool = False
+) -> ChrontainerError:
+    """Translate a lower-layer failure into the core's error tree.
+
+    ``tls``: the host uses TLS (connection failures then get a TLS-specific explanation).
+    """
     if isinstance(err, DockerError):
         message = str(err.message).strip()
         if err.status == _CONNECT_FAILED:
+            tls_failure = describe_tls_failure(err, tls_host=tls)
+            if tls_failure is not None:
+                return HostUnreachable(f"host {host}: {tls_failure}")
             return HostUnreachable(f"host {host}: cannot connect to the Docker engine")
+        if err.status == 400 and "HTTPS server" in message:
+            # A TLS engine answering a plain-HTTP request: a host configuration problem, not
+            # bad input of the request being made.
+            return HostUnreachable(
+                f"host {host}: the engine requires TLS: set the host's CA certificate, "
+                "client certificate and client key"
+            )
         if err.status == 404:
             return NotFound(f"{what}: {message}")
         if err.status == 409:
@@ -74,6 +97,9 @@ def _map_error(host: str, what: str, err: BaseException) -> ChrontainerError:
         return EngineError(f"host {host}: {what} failed: [{err.status}] {message}")
     if isinstance(err, TimeoutError):
         return HostUnreachable(f"host {host}: the Docker engine did not answer in time")
+    tls_failure = describe_tls_failure(err)
+    if tls_failure is not None:
+        return HostUnreachable(f"host {host}: {tls_failure}")
     return HostUnreachable(f"host {host}: {type(err).__name__}: {err}")
 
 
@@ -84,7 +110,8 @@ class DockerHost:
     """A connection to one Docker engine (``unix://`` or ``tcp://``).
 
     Args:
-        spec: the host's slug, display name and URL.
+        spec: the host's slug, display name, URL and TLS material (``tcp://`` with TLS is
+            spoken as ``https://``).
         connect_timeout: seconds to establish a connection.
         request_timeout: seconds for a whole non-streaming request.
     """
@@ -101,6 +128,8 @@ class DockerHost:
             total=None, sock_read=None, connect=connect_timeout, sock_connect=connect_timeout
         )
         self._client: aiodocker.Docker | None = None
+        # Built from spec.tls on first use; a changed spec.tls gets a new DockerHost.
+        self._ssl_context: ssl.SSLContext | None = None
         # Streams (logs, events) currently open; lets tests and diagnostics see that a
         # client disconnect really closed the engine side.
         self.open_streams = 0
@@ -111,9 +140,30 @@ class DockerHost:
 
     def _docker(self) -> aiodocker.Docker:
         if self._client is None:
+            url, ssl_context = self.spec.url, None
+            if self.spec.tls is not None:
+                # Normally prepared off the loop by _prepare_tls(); a direct caller gets it
+                # built here (a few milliseconds of file I/O).
+                if self._ssl_context is None:
+                    self._ssl_context = build_ssl_context(self.slug, self.spec.tls)
+                url, ssl_context = https_url(url), self._ssl_context
             # aiodocker wants a running loop for its session, so create lazily.
-            self._client = aiodocker.Docker(url=self.spec.url, timeout=self._timeout)
+            self._client = aiodocker.Docker(
+                url=url, timeout=self._timeout, ssl_context=ssl_context
+            )
         return self._client
+
+    async def _prepare_tls(self) -> None:
+        """Build the SSL context of a TLS host once, in a thread (it writes temporary files).
+
+        Raises:
+            SecretUnavailable: The stored client key could not be decrypted.
+            HostUnreachable: The TLS material cannot be used.
+        """
+        if self.spec.tls is not None and self._ssl_context is None:
+            self._ssl_context = await asyncio.to_thread(
+                build_ssl_context, self.slug, self.spec.tls
+            )
 
     async def close(self) -> None:
         """Close the connection pool; the next call reconnects."""
@@ -133,6 +183,7 @@ class DockerHost:
         stream: bool = False,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Perform one request and yield the response, mapping every failure."""
+        await self._prepare_tls()
         try:
             async with self._docker()._query(
                 path,
@@ -149,7 +200,7 @@ class DockerHost:
                     # Release the connection now: a half-read stream must not linger.
                     response.close()
         except _LOWER_ERRORS as err:
-            raise _map_error(self.slug, what, err) from err
+            raise _map_error(self.slug, what, err, tls=self.spec.tls is not None) from err
 
     async def _request(
         self,
@@ -177,6 +228,16 @@ class DockerHost:
         """``GET /version``; also a cheap liveness check."""
         _, doc = await self._request("version", "version")
         return parse.parse_version(doc)
+
+    async def info(self) -> HostInfo:
+        """``GET /info``: the machine and engine behind this host."""
+        _, doc = await self._request("info", "info")
+        return parse.parse_info(doc)
+
+    async def disk_usage(self) -> DiskUsage:
+        """``GET /system/df`` summed per category; slow on big hosts, so callers cache it."""
+        _, doc = await self._request("disk usage", "system/df")
+        return parse.parse_disk_usage(doc, read_at=datetime.now(UTC))
 
     # -- containers -------------------------------------------------------------------------
 
@@ -224,7 +285,37 @@ class DockerHost:
             f"containers/{container_id}/stats",
             params={"stream": "false"},
         )
+        if not isinstance(doc, dict):
+            # The engine answers 200 with an empty body when the container went away mid-read.
+            raise NotFound(f"container {container_id} is gone")
         return parse.parse_stats(doc)
+
+    async def stats_sample(self, container_id: str) -> StatsSample | None:
+        """One raw stats reading, without the engine's own second sample.
+
+        ``stream=false`` alone makes the engine wait for a second sample (about 2 s per
+        container); ``one-shot=true`` (API >= 1.41) answers at once with empty ``precpu_stats``,
+        so the caller computes CPU % and rates from its own previous sample. Older engines get
+        plain ``stream=false`` (slow, same result). None when the container is not running.
+        """
+        params = {"stream": "false"}
+        if await self.api_version() >= ONE_SHOT_API:
+            params["one-shot"] = "true"
+        _, doc = await self._request(
+            f"container {container_id} stats",
+            f"containers/{container_id}/stats",
+            params=params,
+        )
+        return parse.parse_stats_sample(doc) if isinstance(doc, dict) else None
+
+    async def api_version(self) -> tuple[int, int]:
+        """The API version negotiated with the engine, e.g. ``(1, 41)``."""
+        client = self._docker()
+        if client.api_version == "auto":
+            # aiodocker negotiates on its first request; make one if none happened yet.
+            await self.version()
+            client = self._docker()
+        return parse.parse_api_version(client.api_version)
 
     async def top(self, container_id: str, ps_args: str | None = None) -> ProcessList:
         params = {"ps_args": ps_args} if ps_args else None

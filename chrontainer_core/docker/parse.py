@@ -11,19 +11,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..identity import container_key
-from ..metrics.calc import stats_from_engine
+from ..metrics.calc import sample_from_engine, stats_from_engine
 from ..models import (
     Container,
     ContainerState,
     ContainerStats,
+    DiskUsage,
+    DiskUsageCategory,
     EngineVersion,
     EnvVar,
     Health,
+    HostInfo,
     Mount,
     NetworkAttachment,
     PortBinding,
     ProcessList,
     RestartPolicy,
+    StatsSample,
 )
 
 JSON = dict[str, Any]
@@ -211,9 +215,99 @@ def parse_stats(doc: JSON) -> ContainerStats:
     return stats_from_engine(doc, read_at=parse_time(doc.get("read")) or datetime.now(UTC))
 
 
+def parse_stats_sample(doc: JSON) -> StatsSample | None:
+    """Parse one ``stats?stream=false(&one-shot=true)`` reading into its raw counters.
+
+    None when the engine has no reading: for a container that is not running it answers with
+    zeroed counters and the zero time ``0001-01-01T00:00:00Z`` as ``read``.
+    """
+    read_at = parse_time(doc.get("read"))
+    if read_at is None:
+        return None
+    return sample_from_engine(doc, read_at=read_at)
+
+
+def parse_api_version(text: str) -> tuple[int, int]:
+    """``"1.41"`` or ``"v1.41"`` -> ``(1, 41)``; ``(0, 0)`` when unknown (treated as oldest)."""
+    major, _, minor = text.strip().lstrip("v").partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        return (0, 0)
+    return (int(major), int(minor))
+
+
 def parse_top(doc: JSON) -> ProcessList:
     """Parse ``GET /containers/{id}/top``."""
     return ProcessList(
         titles=tuple(str(t) for t in doc.get("Titles") or ()),
         processes=tuple(tuple(str(c) for c in row) for row in doc.get("Processes") or ()),
+    )
+
+
+def parse_info(doc: JSON) -> HostInfo:
+    """Parse ``GET /info``."""
+    return HostInfo(
+        name=str(doc.get("Name", "")),
+        os=str(doc.get("OperatingSystem", "")),
+        os_type=str(doc.get("OSType", "")),
+        kernel=str(doc.get("KernelVersion", "")),
+        architecture=str(doc.get("Architecture", "")),
+        cpus=int(doc.get("NCPU") or 0),
+        memory=int(doc.get("MemTotal") or 0),
+        engine_version=str(doc.get("ServerVersion", "")),
+        cgroup_version=str(doc.get("CgroupVersion", "")),
+        storage_driver=str(doc.get("Driver", "")),
+        containers=int(doc.get("Containers") or 0),
+        containers_running=int(doc.get("ContainersRunning") or 0),
+        containers_paused=int(doc.get("ContainersPaused") or 0),
+        containers_stopped=int(doc.get("ContainersStopped") or 0),
+        images=int(doc.get("Images") or 0),
+    )
+
+
+def _category(entries: list[tuple[int, bool]]) -> DiskUsageCategory:
+    """Sum (size, in_use) pairs: everything not in use counts as reclaimable."""
+    return DiskUsageCategory(
+        count=len(entries),
+        size=sum(size for size, _ in entries),
+        reclaimable=sum(size for size, used in entries if not used),
+    )
+
+
+def parse_disk_usage(doc: JSON, *, read_at: datetime) -> DiskUsage:
+    """Parse ``GET /system/df``.
+
+    Image sizes count shared layers once per image, so the images total uses the engine's
+    ``LayersSize`` (the real bytes on disk) when present; reclaimable is the unique size of
+    images no container uses.
+    """
+    images = [
+        (int(i.get("Size") or 0) - max(int(i.get("SharedSize") or 0), 0),
+         int(i.get("Containers") or 0) > 0)
+        for i in doc.get("Images") or ()
+    ]
+    image_cat = _category(images)
+    layers = doc.get("LayersSize")
+    if layers is not None:
+        image_cat = DiskUsageCategory(count=image_cat.count, size=int(layers),
+                                      reclaimable=min(image_cat.reclaimable, int(layers)))
+    containers = [
+        (int(c.get("SizeRw") or 0), str(c.get("State", "")) == "running")
+        for c in doc.get("Containers") or ()
+    ]
+    volumes = []
+    for v in doc.get("Volumes") or ():
+        usage = v.get("UsageData") or {}
+        # -1 means "not computed" (non-local drivers): count the volume, not its size.
+        volumes.append((max(int(usage.get("Size") or 0), 0),
+                        int(usage.get("RefCount") or 0) > 0))
+    cache = [
+        (int(b.get("Size") or 0), bool(b.get("InUse")))
+        for b in doc.get("BuildCache") or ()
+    ]
+    return DiskUsage(
+        read_at=read_at,
+        images=image_cat,
+        containers=_category(containers),
+        volumes=_category(volumes),
+        build_cache=_category(cache),
     )

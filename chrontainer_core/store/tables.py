@@ -70,7 +70,7 @@ class Base(DeclarativeBase):
 
 
 class HostRow(Base):
-    """A Docker host: immutable slug, editable display name and engine URL."""
+    """A Docker host: immutable slug, editable display name, engine URL and TLS material."""
 
     __tablename__ = "hosts"
 
@@ -79,6 +79,11 @@ class HostRow(Base):
     url: Mapped[str] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # TLS of a tcp:// engine: all three set or all three NULL. Certificates are public and
+    # stored as PEM; the client key only ever encrypted (chrontainer_core.secrets).
+    tls_ca: Mapped[str | None] = mapped_column(Text)
+    tls_cert: Mapped[str | None] = mapped_column(Text)
+    tls_key_encrypted: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditRow(Base):

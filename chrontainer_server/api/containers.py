@@ -17,6 +17,7 @@ from chrontainer_core import (
     Container,
     ContainerAction,
     ContainerFilter,
+    ContainerMetrics,
     ContainerState,
     ContainerStats,
     HostState,
@@ -32,6 +33,7 @@ from .spec import (
     NDJSON,
     ApiRoutes,
     Content,
+    Integer,
     ListOf,
     json_response,
     jsonable_response,
@@ -50,10 +52,22 @@ LIST_QUERY = {
     vol.Optional("label", description="'key' or 'key=value'"): vol.All(str, vol.Length(min=1)),
     vol.Optional("project", description="compose project"): vol.All(str, vol.Length(min=1)),
 }
-LISTING = ListOf(Container, extra={"hosts": {"type": "object",
-                                             "additionalProperties": HostState}})
+# A listed container: the Container model plus its latest sampled metrics (null when it is
+# not running, has not been sampled yet, or its host is offline). The detail route uses it too.
+CONTAINER_WITH_METRICS = {
+    "allOf": [
+        Container,
+        {
+            "type": "object",
+            "properties": {"metrics": ContainerMetrics | None},
+            "required": ["metrics"],
+        },
+    ]
+}
+LISTING = ListOf(CONTAINER_WITH_METRICS,
+                 extra={"hosts": {"type": "object", "additionalProperties": HostState}})
 
-TIMEOUT = vol.All(int, vol.Range(min=0, max=3600))
+TIMEOUT = vol.All(Integer(), vol.Range(min=0, max=3600))
 SIGNAL = vol.All(str, vol.Match(r"^(SIG)?[A-Z0-9+-]{1,16}$|^[0-9]{1,2}$"))
 CONTAINER_NAME = vol.All(str, vol.Match(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$"))
 
@@ -153,10 +167,15 @@ async def list_host_containers(
     return await _listing(request, _filter(query, host=request.match_info["host"]))
 
 
-@routes.get(ONE, response=Container, errors=(404, 409))
+@routes.get(ONE, response=CONTAINER_WITH_METRICS, errors=(404, 409))
 async def get_container(request: web.Request) -> web.StreamResponse:
-    """One container: ref is a full id, an exact name or a unique id prefix (>= 12)."""
-    return json_response(await core(request).containers.get(*_host_ref(request)))
+    """One container, with its latest metrics like in the list.
+
+    ref is a full id, an exact name or a unique id prefix (>= 12).
+    """
+    service = core(request).containers
+    c = await service.get(*_host_ref(request))
+    return jsonable_response({**to_jsonable(c), "metrics": to_jsonable(service.latest_metrics(c))})
 
 
 @routes.get(ONE + "/inspect", response={"type": "object"}, errors=(404, 409, 502))

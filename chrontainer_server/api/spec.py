@@ -42,6 +42,8 @@ for query and path). Details:
   whose schema is a list (``[str]``) receives every occurrence, other keys the last one.
 - ``path_params``: optional; without it the handler reads ``request.match_info`` and the
   document types each parameter as a string. With it, it must name every ``{param}`` of the path.
+- Integers in a body: use :class:`Integer`, not ``int``; voluptuous's ``int`` also accepts
+  ``true``/``false`` (``bool`` is an ``int`` in Python), which the document's ``integer`` refuses.
 
 Responses. ``response`` describes the body sent with ``status`` (default 200):
 
@@ -93,6 +95,7 @@ __all__ = [
     "ApiState",
     "Content",
     "Handler",
+    "Integer",
     "ListOf",
     "declared_routes",
     "json_response",
@@ -134,6 +137,17 @@ class Content:
 
     media_type: str
     schema: Any = None
+
+
+class Integer:
+    """Validate a JSON integer: an ``int`` but not a ``bool`` (voluptuous's ``int`` takes both)."""
+
+    json_schema: Final = {"type": "integer"}
+
+    def __call__(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise vol.TypeInvalid("expected int")
+        return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)

@@ -24,6 +24,7 @@ from chrontainer_core.errors import Conflict, InstanceLocked, NotFound
 from chrontainer_core.models import HostSpec
 from chrontainer_core.store import Database, HostRepository, InstanceLock, migrate
 from chrontainer_core.store.lock import FileInstanceLock, PostgresInstanceLock
+from chrontainer_core.store.migrations import HEAD
 from chrontainer_core.store.tables import Base, HostRow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ def test_upgrade_to_head_and_down_to_base(tmp_path: Path) -> None:
 
     migrate.upgrade(url)
     assert table_names(path) >= TABLES
-    assert migrate.current(url) == migrate.head() == "0001"
+    assert migrate.current(url) == migrate.head() == HEAD
 
     migrate.downgrade(url, "base")
     assert not TABLES & table_names(path)
@@ -93,7 +94,7 @@ def test_migrations_match_the_tables(db_url: str) -> None:
 async def test_migrate_from_a_running_loop_via_thread(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path / "t.db")
     await asyncio.to_thread(migrate.upgrade, url)
-    assert await asyncio.to_thread(migrate.current, url) == "0001"
+    assert await asyncio.to_thread(migrate.current, url) == HEAD
 
 
 # --- database ------------------------------------------------------------------------------

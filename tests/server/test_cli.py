@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from chrontainer_core.store.migrations import HEAD
+
 from ..live import Engine, free_port
 
 
@@ -40,7 +42,7 @@ async def test_migrate_up_and_down(tmp_path: Path) -> None:
     env = {"CHRONTAINER_DATA_DIR": str(tmp_path)}
     code, out, err = await chrontainer("migrate", env=env)
     assert code == 0, err
-    assert "revision 0001" in out
+    assert f"revision {HEAD}" in out
     code, out, err = await chrontainer("migrate", "--downgrade", "--revision", "base", env=env)
     assert code == 0, err
     assert "revision None" in out

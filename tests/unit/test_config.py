@@ -157,6 +157,12 @@ def test_secret_key_and_database_url_not_in_repr() -> None:
         ("docker: {request_timeout: 0}\n", "docker.request_timeout"),
         ("docker: {colour: red}\n", "docker.colour"),
         ("host_poll_interval: -1\n", "host_poll_interval"),
+        ("metrics: {interval: 0}\n", "metrics.interval"),
+        ("metrics: {interval: soon}\n", "metrics.interval"),
+        ("metrics: {concurrency: 0}\n", "metrics.concurrency"),
+        ("metrics: {concurrency: 2.5}\n", "metrics.concurrency"),
+        ("metrics: {concurrency: yes}\n", "metrics.concurrency"),
+        ("metrics: {rate: 1}\n", "metrics.rate"),
         ("database_url: 'mysql://u@h/db'\n", "database_url"),
         ("data_dir: ''\n", "data_dir"),
     ],
@@ -291,3 +297,14 @@ def test_format_path() -> None:
     assert format_path([0, "a"]) == "[0].a"
     assert format_path([]) == ""
     assert format_path([vol.Required("port")]) == "port"
+
+
+def test_metrics_settings(tmp_path: Path) -> None:
+    assert (Config().metrics_interval, Config().metrics_concurrency) == (15.0, 16)
+    cfg = load_config(write(tmp_path, "metrics: {interval: 2.5, concurrency: 8}\n"), environ={})
+    assert (cfg.metrics_interval, cfg.metrics_concurrency) == (2.5, 8)
+    # An empty section or null values mean the defaults.
+    cfg = load_config(write(tmp_path, "metrics:\n  interval:\n"), environ={})
+    assert (cfg.metrics_interval, cfg.metrics_concurrency) == (15.0, 16)
+    with pytest.raises(ConfigError, match="1 to 64"):
+        load_config(write(tmp_path, "metrics: {concurrency: 65}\n"), environ={})

@@ -75,3 +75,34 @@ def test_parse_version_and_top() -> None:
     assert (v.version, v.api_version) == ("20.10.24", "1.41")
     top = parse_top({"Titles": ["PID", "CMD"], "Processes": [["1", "sleep 1"]]})
     assert top.titles == ("PID", "CMD") and top.processes == (("1", "sleep 1"),)
+
+
+def test_parse_info_and_disk_usage() -> None:
+    from chrontainer_core.docker.parse import parse_disk_usage, parse_info
+
+    info = parse_info({"Name": "nas", "OperatingSystem": "Debian GNU/Linux 12 (bookworm)",
+                       "OSType": "linux", "KernelVersion": "6.1.0", "Architecture": "aarch64",
+                       "NCPU": 4, "MemTotal": 8 << 30, "ServerVersion": "24.0.7",
+                       "CgroupVersion": "2", "Driver": "overlay2", "Containers": 5,
+                       "ContainersRunning": 3, "ContainersPaused": 0, "ContainersStopped": 2,
+                       "Images": 7})
+    assert (info.cpus, info.memory, info.containers_running, info.images) == (4, 8 << 30, 3, 7)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    df = parse_disk_usage({
+        "LayersSize": 1000,
+        "Images": [{"Size": 600, "SharedSize": 100, "Containers": 1},
+                   {"Size": 500, "SharedSize": 100, "Containers": 0},
+                   {"Size": 50, "SharedSize": -1, "Containers": 0}],
+        "Containers": [{"SizeRw": 10, "State": "running"}, {"SizeRw": 5, "State": "exited"}],
+        "Volumes": [{"UsageData": {"Size": 200, "RefCount": 1}},
+                    {"UsageData": {"Size": 30, "RefCount": 0}},
+                    {"UsageData": {"Size": -1, "RefCount": 0}}],
+        "BuildCache": [{"Size": 7, "InUse": False}, {"Size": 3, "InUse": True}],
+    }, read_at=now)
+    assert (df.images.count, df.images.size, df.images.reclaimable) == (3, 1000, 450)
+    assert (df.containers.size, df.containers.reclaimable) == (15, 5)
+    assert (df.volumes.count, df.volumes.size, df.volumes.reclaimable) == (3, 230, 30)
+    assert (df.build_cache.size, df.build_cache.reclaimable) == (10, 7)
+    empty = parse_disk_usage({"LayersSize": 0, "Images": None, "Containers": None,
+                              "Volumes": None, "BuildCache": None}, read_at=now)
+    assert empty.images.count == 0 and empty.build_cache.size == 0
