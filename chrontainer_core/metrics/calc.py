@@ -79,26 +79,31 @@ def block_totals(blkio: JSON | None) -> tuple[int, int]:
     return read, write
 
 
+def memory_percent(used: int, limit: int) -> float:
+    """Memory use in percent of the limit (0 when the engine reports no limit)."""
+    return round(used / limit * 100.0, 2) if limit else 0.0
+
+
 def stats_from_engine(doc: JSON, *, read_at: datetime) -> ContainerStats:
-    """Compute a ContainerStats from one engine stats document."""
+    """Compute a ContainerStats from one ``stream=false`` engine stats document.
+
+    The counters are read like any sample; CPU % comes from the engine's own previous
+    reading in ``precpu_stats``.
+    """
+    sample = sample_from_engine(doc, read_at=read_at)
     cpu, online = cpu_percent(doc.get("cpu_stats") or {}, doc.get("precpu_stats") or {})
-    memory = doc.get("memory_stats") or {}
-    used = memory_used(memory)
-    limit = int(memory.get("limit") or 0)
-    rx, tx = network_totals(doc.get("networks"))
-    read, write = block_totals(doc.get("blkio_stats"))
     return ContainerStats(
         read_at=read_at,
         cpu_percent=round(cpu, 2),
         online_cpus=online,
-        memory_used=used,
-        memory_limit=limit,
-        memory_percent=round(used / limit * 100.0, 2) if limit else 0.0,
-        net_rx=rx,
-        net_tx=tx,
-        block_read=read,
-        block_write=write,
-        pids=int((doc.get("pids_stats") or {}).get("current") or 0),
+        memory_used=sample.memory_used,
+        memory_limit=sample.memory_limit,
+        memory_percent=memory_percent(sample.memory_used, sample.memory_limit),
+        net_rx=sample.net_rx,
+        net_tx=sample.net_tx,
+        block_read=sample.block_read,
+        block_write=sample.block_write,
+        pids=sample.pids,
     )
 
 
@@ -170,7 +175,7 @@ def metrics_between(previous: StatsSample | None, current: StatsSample) -> Conta
         cpu_percent=cpu,
         memory_used=used,
         memory_limit=limit,
-        memory_percent=round(used / limit * 100.0, 2) if limit else 0.0,
+        memory_percent=memory_percent(used, limit),
         net_rx_rate=net_rx,
         net_tx_rate=net_tx,
         block_read_rate=blk_read,
