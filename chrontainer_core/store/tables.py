@@ -10,17 +10,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, Integer, MetaData, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "NAMING_CONVENTION",
+    "ApiKeyRow",
     "AuditRow",
     "Base",
     "ChangeCounterRow",
     "HostRow",
+    "RecoveryCodeRow",
+    "SessionRow",
+    "SettingRow",
     "UTCDateTime",
+    "UserRow",
     "utc_now",
 ]
 
@@ -111,3 +126,93 @@ class ChangeCounterRow(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- people (owned by chrontainer_server.auth; stored here so one migration chain serves all) --
+
+ROLES_CHECK = "role IN ('admin', 'operator', 'viewer')"
+
+
+class UserRow(Base):
+    """An account. Passwords are argon2id hashes; the TOTP secret is stored encrypted."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(ROLES_CHECK, name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Stored lowercased: "Admin" and "admin" are one account.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last accepted TOTP time step: a code is never accepted twice (replay protection).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RecoveryCodeRow(Base):
+    """A single-use TOTP recovery code, stored as its SHA-256."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SessionRow(Base):
+    """A server-side login session; the cookie holds the token, the row its SHA-256."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+    # Password accepted, second factor still owed: the session may only finish the login.
+    second_factor_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKeyRow(Base):
+    """An API key: its SHA-256, a display prefix, a role ceiling, optional expiry and scope."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(ROLES_CHECK.replace("role", "role_ceiling"),
+                                      name="role_ceiling"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    role_ceiling: Mapped[str] = mapped_column(String(16))
+    # JSON: {"hosts": [...], "containers": ["host/key", ...]}; NULL means unscoped.
+    scope: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SettingRow(Base):
+    """A user-editable setting: a key and its JSON value."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -28,7 +28,8 @@ from chrontainer_core.store.migrations import HEAD
 from chrontainer_core.store.tables import Base, HostRow
 
 REPO = Path(__file__).resolve().parents[2]
-TABLES = {"hosts", "audit_log", "change_counters"}
+TABLES = {"hosts", "audit_log", "change_counters", "users", "recovery_codes", "sessions",
+          "api_keys", "settings"}
 
 
 def sqlite_url(path: Path) -> str:
