@@ -2,7 +2,9 @@
 
 Only values needed before the database is open live here (bind address, data dir, database URL,
 secret key, trusted proxies, log level, hosts to upsert at start, Docker timeouts) and the
-metrics sampler's pace. Everything a user edits in the UI lives in the database.
+metrics sampler's pace. Everything a user edits in the UI lives in the database, except that
+a value under ``settings:`` in the file pins that setting (read-only in the UI; see
+:mod:`chrontainer_core.settings`).
 
 Precedence, lowest first: built-in defaults, the config file, environment variables. An empty
 environment variable counts as unset, as it does for most daemons, so ``CHRONTAINER_PORT=`` in a
@@ -28,6 +30,7 @@ from sqlalchemy.exc import ArgumentError
 
 from chrontainer_core.errors import ConfigError
 from chrontainer_core.models import HostSpec
+from chrontainer_core.settings import FILE_SCHEMA as SETTINGS_FILE_SCHEMA
 from chrontainer_core.validate import DockerUrl, HostName, Slug, format_path
 
 __all__ = [
@@ -83,6 +86,9 @@ class Config:
     # seconds: 16 keeps 200 containers inside the 15 s interval, and the engine does one
     # collection pass per tick for all of them instead of one tick per few containers.
     metrics_concurrency: int = 16
+    # The config file's ``settings:``: these values win over the database and are read-only
+    # at run time (chrontainer_core.settings). hash=False: a dict cannot be hashed.
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -228,6 +234,7 @@ _FILE_SCHEMA: Final = vol.Schema(
             vol.Optional("interval"): _seconds,
             vol.Optional("concurrency"): _concurrency,
         },
+        vol.Optional("settings"): SETTINGS_FILE_SCHEMA,
         vol.Optional("docker"): {
             vol.Optional("url"): DockerUrl(),
             vol.Optional("connect_timeout"): _seconds,
@@ -336,7 +343,7 @@ def _from_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must contain a mapping of settings at the top")
     raw = _drop_nulls(raw)
-    for section in ("docker", "metrics"):
+    for section in ("docker", "metrics", "settings"):
         if isinstance(raw.get(section), dict):
             raw[section] = _drop_nulls(raw[section])
     try:
@@ -355,6 +362,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         values["trusted_proxies"] = tuple(data["trusted_proxies"])
     if "hosts" in data:
         values["hosts"] = _hosts(data["hosts"], path)
+    if "settings" in data:
+        values["settings"] = dict(data["settings"])
     return values
 
 

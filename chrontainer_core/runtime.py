@@ -4,7 +4,8 @@ Two ways to get one:
 
 * :meth:`Chrontainer.from_config` — the daemon: database, audit trail in the database, persisted
   hosts with a live watcher per host, following host changes made by the CLI, and the metrics
-  sampler (``ch.metrics``) keeping the latest stats of every running container.
+  sampler (``ch.metrics``) keeping the latest stats of every running container, and the
+  user-editable settings (``ch.settings``).
 * :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
   no background tasks (so a script never fires schedules a second time); lists read the engines
   on demand.
@@ -29,6 +30,7 @@ from .hosts import HostManager
 from .metrics.sampler import MetricsSampler
 from .models import HostSpec
 from .secrets import SecretBox
+from .settings import SettingsService
 from .store.db import Database
 from .store.hosts import HostRepository
 
@@ -66,6 +68,9 @@ class Chrontainer:
         self.hosts = hosts
         # Daemon mode only: library mode runs no background tasks (DESIGN §1).
         self.metrics: MetricsSampler | None = None
+        self.settings: SettingsService | None = None
+        if config is not None and db is not None:
+            self.settings = SettingsService(db, audit=audit, file_overrides=config.settings)
         if config is not None:
             self.metrics = MetricsSampler(
                 hosts, interval=config.metrics_interval, concurrency=config.metrics_concurrency
@@ -128,6 +133,8 @@ class Chrontainer:
             return
         if self.secrets is not None:
             await self.secrets.ready()
+        if self.settings is not None:
+            await self.settings.load()
         await self.hosts.load()
         repo = HostRepository(self.db, secrets=self.secrets) if self.db is not None else None
         assert repo is not None

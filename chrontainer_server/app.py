@@ -1,16 +1,22 @@
-"""The aiohttp application: middlewares, API routes, and the core's lifecycle."""
+"""The aiohttp application: middlewares, API routes, UI pages, and the core's lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 from aiohttp import web
 
 from chrontainer_core import Chrontainer
 from chrontainer_core.config import Config
 
-from .api import containers, health, hosts, openapi
+from . import ui
+from .api import apikeys, auth, containers, health, hosts, openapi, settings, users
 from .api.context import CORE
+from .auth.middleware import auth_middleware
+from .auth.principal import TRUSTED_PROXIES
+from .auth.service import AUTH, AuthService
+from .auth.sessions import DEFAULT_IDLE_TIMEOUT
 from .middlewares import add_security_headers, error_middleware
 
 # Request bodies are small JSON documents; uploads get their own limits where they exist.
@@ -23,13 +29,41 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     The app starts the core on startup and stops it on cleanup, so ``serve`` and tests share
     one lifecycle.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+    # Errors outermost, so that the auth middleware's refusals become JSON errors too.
+    app = web.Application(middlewares=[error_middleware, auth_middleware],
+                          client_max_size=MAX_BODY)
     app.on_response_prepare.append(add_security_headers)
-    app[CORE] = core if core is not None else Chrontainer.from_config(config)
-    for module in (health, hosts, containers, openapi):
+    runtime = app[CORE] = core if core is not None else Chrontainer.from_config(config)
+    app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
+    app[AUTH] = _auth_service(runtime)
+    for module in (health, auth, users, apikeys, hosts, containers, settings, openapi):
         module.routes.register(app)
+    ui.setup(app)
     app.cleanup_ctx.append(_core_lifecycle)
+    app.cleanup_ctx.append(_setup_link(f"http://{config.bind_host}:{config.port}"))
     return app
+
+
+def _auth_service(runtime: Chrontainer) -> AuthService:
+    if runtime.db is None:
+        raise ValueError("the server needs a daemon-mode runtime (Chrontainer.from_config)")
+
+    def idle_timeout() -> timedelta:
+        # Read per lookup: a changed setting applies to the next request.
+        if runtime.settings is None:
+            return DEFAULT_IDLE_TIMEOUT
+        return timedelta(minutes=runtime.settings.current.session_idle_timeout_minutes)
+
+    return AuthService(runtime.db, runtime.audit, idle_timeout=idle_timeout)
+
+
+def _setup_link(base_url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def log_setup_link(app: web.Application) -> AsyncIterator[None]:
+        # After the core started (so the schema is there): logs the link only with no users.
+        await app[AUTH].setup.prepare(base_url)
+        yield
+
+    return log_setup_link
 
 
 async def _core_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""The ``chrontainer`` command: serve, migrate, hosts.
+"""The ``chrontainer`` command: serve, migrate, hosts, user, apikey.
 
 Configuration errors are reported with their path and exit with status 2 before anything
 touches the database. Schema migrations run outside the serving event loop.
@@ -26,6 +26,8 @@ from chrontainer_core.store.db import Database
 from chrontainer_core.store.hosts import HostRepository
 from chrontainer_core.store.lock import InstanceLock
 from chrontainer_core.store.schema import schema_is_current
+
+from .auth import cli as accounts_cli
 
 log = logging.getLogger("chrontainer")
 
@@ -63,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("slug")
     test = hosts.add_parser("test", help="connect to a host's engine and show its version")
     test.add_argument("slug")
+    accounts_cli.add_parsers(sub)
     return p
 
 
@@ -96,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 migrate.upgrade(config.database_url, args.revision)
             print(f"database at revision {migrate.current(config.database_url)}")
             return 0
+        if args.command in ("user", "apikey"):
+            # Prompting blocks: done before the event loop starts.
+            password = accounts_cli.read_password(args)
+            return asyncio.run(accounts_cli.run(config, args, password))
         return asyncio.run(_hosts(config, args))
     except InstanceLocked as err:
         print(f"chrontainer: {err.message}", file=sys.stderr)

@@ -44,8 +44,10 @@ from chrontainer_core.errors import (
 )
 
 from .api.spec import json_response
+from .auth.errors import InvalidCredentials, RateLimited, Unauthenticated
 
 __all__ = [
+    "CONTENT_SECURITY_POLICY",
     "SECURITY_HEADERS",
     "STATUS_BY_ERROR",
     "add_security_headers",
@@ -59,6 +61,8 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     InvalidInput: 400,
     ConfigError: 400,
+    Unauthenticated: 401,
+    InvalidCredentials: 401,
     PermissionDenied: 403,
     NotFound: 404,
     Conflict: 409,
@@ -68,11 +72,21 @@ STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     # 409, not 422: the request is fine, the server's state (a secret stored under another
     # secret key) prevents it; re-entering the secret resolves the conflict.
     SecretUnavailable: 409,
+    RateLimited: 429,
     HostUnreachable: 502,
     EngineError: 502,
 }
 
+# Strict CSP: scripts, styles and everything else from this origin only, never inline (no
+# <script> bodies, style="" or on*= attributes), no eval; data: images for tiny icons. Sent on
+# every response, not only HTML: a JSON body opened in a tab is then inert too.
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
 SECURITY_HEADERS: Final[Mapping[str, str]] = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -104,7 +118,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ChrontainerError as err:
-        return error_response(status_for(err), err.code, err.message, err.details)
+        response = error_response(status_for(err), err.code, err.message, err.details)
+        if isinstance(err, RateLimited):
+            response.headers["Retry-After"] = str(err.retry_after)
+        return response
     except web.HTTPRequestEntityTooLarge as err:
         return error_response(413, "too_large", err.text or "request body is too large")
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as err:

@@ -74,13 +74,17 @@ async def daemon(clean_engines: None, daemon_config) -> AsyncIterator[Chrontaine
 
 @pytest.fixture
 async def api(clean_engines: None, daemon_config):  # type: ignore[no-untyped-def]
-    """A real HTTP server (daemon mode, both engines) and a client for it."""
+    """A real HTTP server (daemon mode, both engines) and a client acting as an admin."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from chrontainer_server.app import create_app
 
+    from .accounts import admin_api_key, bearer
+
     app = create_app(daemon_config)
-    async with TestClient(TestServer(app)) as client:
+    # Every API call needs credentials: the client acts with an admin API key.
+    headers = bearer(await admin_api_key(daemon_config.database_url))
+    async with TestClient(TestServer(app), headers=headers) as client:
         from chrontainer_server.api.context import CORE
 
         for w in app[CORE].hosts.watchers():

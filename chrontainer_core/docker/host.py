@@ -319,9 +319,18 @@ class DockerHost:
 
     async def top(self, container_id: str, ps_args: str | None = None) -> ProcessList:
         params = {"ps_args": ps_args} if ps_args else None
-        _, doc = await self._request(
-            f"container {container_id} top", f"containers/{container_id}/top", params=params
-        )
+        try:
+            _, doc = await self._request(
+                f"container {container_id} top", f"containers/{container_id}/top", params=params
+            )
+        except EngineError as err:
+            # The engine reports ps refusing its arguments as a 500; that is the caller's input.
+            if ps_args and "ps: " in err.message:
+                raise InvalidInput(
+                    f"ps_args: ps refused them: {err.message.rsplit('] ', 1)[-1]}",
+                    field="ps_args",
+                ) from err
+            raise
         return parse.parse_top(doc)
 
     async def logs(

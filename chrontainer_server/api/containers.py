@@ -24,10 +24,14 @@ from chrontainer_core import (
     LogRecord,
     ProcessList,
 )
+from chrontainer_core.errors import ChrontainerError
 from chrontainer_core.serialize import to_jsonable
 from chrontainer_core.validate import Slug
+from chrontainer_server.auth.errors import Forbidden
+from chrontainer_server.auth.principal import principal_of
+from chrontainer_server.auth.roles import Role
 
-from .context import actor, core
+from .context import actor, core, scope
 from .spec import (
     JSON,
     NDJSON,
@@ -134,10 +138,36 @@ def _host_ref(request: web.Request) -> tuple[str, str]:
 
 async def _listing(request: web.Request, flt: ContainerFilter) -> web.StreamResponse:
     listing = await core(request).containers.list(flt)
+    items, hosts = listing.items_json, listing.hosts
+    key_scope = scope(request)
+    if key_scope is not None:
+        # A scoped API key sees only its hosts and containers.
+        items = [doc for c, doc in zip(listing.items, items, strict=True)
+                 if key_scope.allows_container(c.host, c.key)]
+        hosts = {slug: st for slug, st in hosts.items() if key_scope.allows_host(slug)}
     return jsonable_response(
-        {"items": listing.items_json, "total": len(listing.items_json),
-         "hosts": to_jsonable(listing.hosts)}
+        {"items": items, "total": len(items), "hosts": to_jsonable(hosts)}
     )
+
+
+async def _check_bulk_scope(request: web.Request, targets: list[BulkTarget]) -> None:
+    """A scoped API key may act only on its containers: refuse the whole request otherwise."""
+    key_scope = scope(request)
+    if key_scope is None:
+        return
+    service = core(request).containers
+    for t in targets:
+        if key_scope.allows_whole_host(t.host):
+            continue
+        allowed = False
+        if key_scope.allows_host(t.host):
+            try:
+                found = await service.get(t.host, t.ref)
+            except ChrontainerError:
+                found = None  # unknown or ambiguous: refused, never guessed at
+            allowed = found is not None and key_scope.allows_container(t.host, found.key)
+        if not allowed:
+            raise Forbidden(f"this API key is not scoped to '{t.host}/{t.ref}'")
 
 
 def _filter(query: dict[str, Any], host: str | None = None) -> ContainerFilter:
@@ -180,8 +210,18 @@ async def get_container(request: web.Request) -> web.StreamResponse:
 
 @routes.get(ONE + "/inspect", response={"type": "object"}, errors=(404, 409, 502))
 async def inspect_container(request: web.Request) -> web.StreamResponse:
-    """The engine's inspect document, unmodified."""
-    return jsonable_response(await core(request).containers.inspect(*_host_ref(request)))
+    """The engine's inspect document, unmodified, except for viewers.
+
+    Viewers see environment variable names but not their values (DESIGN §7): values often
+    hold passwords and tokens.
+    """
+    document = await core(request).containers.inspect(*_host_ref(request))
+    principal = principal_of(request)
+    if principal is not None and principal.role is Role.VIEWER:
+        config = document.get("Config")
+        if isinstance(config, dict) and isinstance(config.get("Env"), list):
+            config["Env"] = [str(e).split("=", 1)[0] + "=" for e in config["Env"]]
+    return jsonable_response(document)
 
 
 def _declare_action(action: ContainerAction) -> None:
@@ -202,11 +242,12 @@ for _action in ContainerAction:
     _declare_action(_action)
 
 
-@routes.post("/containers/actions", body=BULK_BODY, response=BULK_RESULT)
+@routes.post("/containers/actions", body=BULK_BODY, response=BULK_RESULT, errors=(403,))
 async def bulk_action(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
     """One action on many containers; each item reports its own result."""
     params = {k: body[k] for k in ("timeout", "signal", "force", "volumes") if k in body}
     targets = [BulkTarget(host=t["host"], ref=t["ref"]) for t in body["targets"]]
+    await _check_bulk_scope(request, targets)
     items = await core(request).containers.bulk(
         body["action"], targets, actor=actor(request), **params
     )

@@ -15,7 +15,7 @@ from chrontainer_core import HostSpec, HostState, HostTLS
 from chrontainer_core.models import UNCHANGED, EngineVersion, HostDetails
 from chrontainer_core.validate import DockerUrl, HostName, PemCertificates, PemPrivateKey, Slug
 
-from .context import actor, core
+from .context import actor, core, scope
 from .spec import ApiRoutes, ListOf, json_response, list_response
 
 routes = ApiRoutes(tag="hosts")
@@ -59,7 +59,11 @@ def _tls(body: dict[str, Any]) -> HostTLS | None:
 @routes.get("/hosts", response=ListOf(HostState))
 async def list_hosts(request: web.Request) -> web.StreamResponse:
     """Every host with its status, last error and engine version."""
-    return list_response(core(request).hosts.states())
+    states = core(request).hosts.states()
+    key_scope = scope(request)
+    if key_scope is not None:
+        states = [s for s in states if key_scope.allows_host(s.slug)]
+    return list_response(states)
 
 
 @routes.post("/hosts", body=HOST_CREATE, response=HostState, status=201, errors=(409,))

@@ -56,6 +56,17 @@ ERROR_SCHEMA: Final[JsonSchema] = {
     },
 }
 
+# How a client authenticates (chrontainer_server.auth.middleware).
+SECURITY_SCHEMES: Final[JsonSchema] = {
+    "bearer": {"type": "http", "scheme": "bearer",
+               "description": "An API key as `Authorization: Bearer <key>`."},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "Legacy header for an API key."},
+    "session": {"type": "apiKey", "in": "cookie", "name": "chrontainer_session",
+                "description": "The login session; changes also need the `X-CSRF-Token` "
+                               "header."},
+}
+
 _ERROR_REF: Final = {"$ref": REF_PREFIX + "Error"}
 _DOCUMENT_CACHE_KEY: Final = "openapi"
 
@@ -108,7 +119,12 @@ def build_document(
         "info": {"title": title, "version": version or _package_version()},
         "tags": [{"name": tag} for tag in sorted(tags)],
         "paths": paths,
-        "components": {"schemas": dict(sorted(registry.items()))},
+        "components": {
+            "schemas": dict(sorted(registry.items())),
+            "securitySchemes": copy.deepcopy(SECURITY_SCHEMES),
+        },
+        # Any one of them; public operations override this with an empty list.
+        "security": [{name: []} for name in SECURITY_SCHEMES],
     }
 
 
@@ -207,6 +223,9 @@ def _responses(route: ApiRoute, registry: dict[str, JsonSchema]) -> dict[str, An
         success["content"] = content
     responses: dict[str, Any] = {str(route.status): success}
     statuses = set(route.errors) | {500}
+    if not route.public:
+        # No credentials (401), or a role, key scope or CSRF check said no (403).
+        statuses |= {401, 403}
     if route.body is not None or route.query is not None or route.path_params is not None:
         statuses.add(400)
     if route.body is not None:

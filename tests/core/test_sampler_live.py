@@ -134,8 +134,11 @@ async def sampling_api(
     from chrontainer_server.api.context import CORE
     from chrontainer_server.app import create_app
 
+    from ..accounts import admin_api_key, bearer
+
     app = create_app(sampling_config)
-    async with TestClient(TestServer(app)) as client:
+    headers = bearer(await admin_api_key(sampling_config.database_url))
+    async with TestClient(TestServer(app), headers=headers) as client:
         for w in app[CORE].hosts.watchers():
             assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
         yield client

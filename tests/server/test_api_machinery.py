@@ -483,7 +483,7 @@ def test_document_contents() -> None:
     envelope = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert envelope["properties"]["items"]["items"] == {"$ref": "#/components/schemas/Thing"}
     assert envelope["required"] == ["items", "total"]
-    assert set(listing["responses"]) == {"200", "400", "404", "500"}
+    assert set(listing["responses"]) == {"200", "400", "401", "403", "404", "500"}
     assert listing["responses"]["404"]["content"]["application/json"]["schema"] == error_ref
 
     action = paths["/api/v1/hosts/{host}/things/{ref}/{action}"]["post"]
@@ -491,7 +491,7 @@ def test_document_contents() -> None:
     assert action_params["action"]["schema"]["enum"] == ["start", "stop", "restart"]
     assert action_params["host"]["description"] == "Host slug"
     assert action["requestBody"]["required"] is False  # every body key is optional
-    assert set(action["responses"]) == {"200", "400", "404", "409", "413", "500"}
+    assert set(action["responses"]) == {"200", "400", "401", "403", "404", "409", "413", "500"}
     thing = action["responses"]["200"]["content"]["application/json"]["schema"]
     assert thing["properties"]["thing"] == {"$ref": "#/components/schemas/Thing"}
 
@@ -502,7 +502,8 @@ def test_document_contents() -> None:
     assert targets["items"]["required"] == ["host", "ref"]
 
     get = paths["/api/v1/hosts/{host}/things/{ref}"]["get"]
-    assert set(get["responses"]) == {"200", "404", "409", "500", "502"}  # no input: no 400
+    # no input: no 400; not public: 401 and 403
+    assert set(get["responses"]) == {"200", "401", "403", "404", "409", "500", "502"}
     assert "security" not in get
 
     delete = paths["/api/v1/hosts/{host}/things/{ref}"]["delete"]

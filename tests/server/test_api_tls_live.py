@@ -17,6 +17,7 @@ from chrontainer_core.store import migrate
 from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 
+from ..accounts import admin_api_key, bearer
 from ..engines import DedicatedEngine
 from ..live import wait_for
 from ..pki import Pki
@@ -44,7 +45,8 @@ async def serve(data_dir: Path, secret_key: str) -> AsyncIterator[TestClient]:
     config = Config(data_dir=data_dir, secret_key=secret_key, host_poll_interval=0.2,
                     default_docker_url="tcp://127.0.0.1:9")
     await asyncio.to_thread(migrate.upgrade, config.database_url)
-    async with TestClient(TestServer(create_app(config))) as client:
+    headers = bearer(await admin_api_key(config.database_url))
+    async with TestClient(TestServer(create_app(config)), headers=headers) as client:
         yield client
 
 

@@ -14,6 +14,7 @@ from chrontainer_core.config import Config
 from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 
+from ..accounts import admin_api_key, bearer
 from ..live import Engine, TcpProxy, run_container, wait_for
 
 pytestmark = pytest.mark.live
@@ -35,7 +36,8 @@ async def fast_api(clean_engines: None, daemon_config: Config) -> AsyncIterator[
     """The API with short engine timeouts and heartbeat, so outages show quickly."""
     config = replace(daemon_config, docker_connect_timeout=1.0, docker_request_timeout=1.5,
                      docker_heartbeat_interval=0.3)
-    async with TestClient(TestServer(create_app(config))) as client:
+    headers = bearer(await admin_api_key(config.database_url))
+    async with TestClient(TestServer(create_app(config)), headers=headers) as client:
         for w in client.app[CORE].hosts.watchers():
             assert await w.wait_synced(15)
         yield client

@@ -1,0 +1,57 @@
+"""Errors of the accounts layer; the server's error middleware maps them to HTTP statuses.
+
+::
+
+    ChrontainerError
+    ├── Unauthenticated        no valid credentials (401 ``unauthenticated``)
+    ├── InvalidCredentials     wrong username or password, or unknown user (401)
+    ├── RateLimited            too many failed logins; ``retry_after`` seconds (429)
+    └── PermissionDenied
+        ├── Forbidden          the principal's role or key scope does not allow this (403)
+        └── CsrfRejected       a session request that changes state lacks its CSRF token (403)
+"""
+
+from __future__ import annotations
+
+import math
+
+from chrontainer_core.errors import ChrontainerError, PermissionDenied
+
+
+class Unauthenticated(ChrontainerError):
+    """The request carries no valid session cookie or API key."""
+
+    code = "unauthenticated"
+
+
+class InvalidCredentials(ChrontainerError):
+    """A login failed. One message for an unknown user, a disabled one and a wrong password."""
+
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        super().__init__("invalid username or password")
+
+
+class RateLimited(ChrontainerError):
+    """Too many failed attempts: try again in ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: float) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(f"too many failed attempts: try again in {seconds} s",
+                         details={"retry_after": seconds})
+        self.retry_after = seconds
+
+
+class Forbidden(PermissionDenied):
+    """Authenticated, but not allowed to do this."""
+
+    code = "forbidden"
+
+
+class CsrfRejected(PermissionDenied):
+    """A state-changing request made with a session lacks the session's ``X-CSRF-Token``."""
+
+    code = "csrf"

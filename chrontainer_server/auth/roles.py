@@ -1,0 +1,136 @@
+"""Roles and the one hand-written table deciding who may call which route (DESIGN §7).
+
+- **admin**: everything.
+- **operator**: acts on containers (and later images, volumes, networks, stacks, schedules);
+  no users, hosts, registries or settings.
+- **viewer**: read-only.
+
+:data:`ROUTE_ROLES` maps ``(method, route pattern)`` to the minimum role, or :data:`PUBLIC`. The
+auth middleware refuses (403, logged) any route missing from it, so a new route is unreachable
+until someone decides here who may call it; a test walks the router to prove the table is whole.
+``HEAD`` is looked up as ``GET``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Final, Literal
+
+__all__ = [
+    "PUBLIC",
+    "ROUTE_ROLES",
+    "SESSION_ONLY",
+    "Public",
+    "Requirement",
+    "Role",
+    "requirement_for",
+]
+
+
+class Role(enum.StrEnum):
+    """A user's role; compare with :attr:`rank` (admin > operator > viewer)."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        """0 for viewer, 1 for operator, 2 for admin."""
+        return _RANKS[self]
+
+    def allows(self, minimum: Role) -> bool:
+        """True when this role is ``minimum`` or above."""
+        return self.rank >= minimum.rank
+
+    @staticmethod
+    def lowest(a: Role, b: Role) -> Role:
+        """The lower of two roles (an API key's effective role: min(ceiling, owner's role))."""
+        return a if a.rank <= b.rank else b
+
+
+_RANKS: Final = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+class Public(enum.Enum):
+    """Marker of routes that need no credentials."""
+
+    PUBLIC = "public"
+
+
+PUBLIC: Final = Public.PUBLIC
+Requirement = Role | Literal[Public.PUBLIC]
+
+V1: Final = "/api/v1"
+_C: Final = V1 + "/hosts/{host}/containers/{ref}"
+A, OP, V = Role.ADMIN, Role.OPERATOR, Role.VIEWER  # short names keep the table readable
+
+ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
+    # meta
+    ("GET", V1 + "/health"): PUBLIC,
+    ("GET", V1 + "/openapi.json"): PUBLIC,
+    # accounts: signing in and one's own account
+    ("POST", V1 + "/auth/setup"): PUBLIC,
+    ("POST", V1 + "/auth/login"): PUBLIC,
+    ("POST", V1 + "/auth/logout"): V,
+    ("GET", V1 + "/auth/me"): V,
+    ("POST", V1 + "/me/password"): V,
+    ("GET", V1 + "/me/sessions"): V,
+    ("DELETE", V1 + "/me/sessions/{id}"): V,
+    ("GET", V1 + "/me/apikeys"): V,
+    ("POST", V1 + "/me/apikeys"): V,
+    ("DELETE", V1 + "/me/apikeys/{id}"): V,
+    # accounts: administration
+    ("GET", V1 + "/users"): A,
+    ("POST", V1 + "/users"): A,
+    ("GET", V1 + "/users/{id}"): A,
+    ("PATCH", V1 + "/users/{id}"): A,
+    ("DELETE", V1 + "/users/{id}"): A,
+    ("POST", V1 + "/users/{id}/reset-password"): A,
+    ("DELETE", V1 + "/users/{id}/sessions"): A,
+    ("GET", V1 + "/audit"): A,
+    # hosts: reading is for everyone, managing (and connecting to new URLs) for admins
+    ("GET", V1 + "/hosts"): V,
+    ("POST", V1 + "/hosts"): A,
+    ("GET", V1 + "/hosts/{host}"): V,
+    ("PATCH", V1 + "/hosts/{host}"): A,
+    ("DELETE", V1 + "/hosts/{host}"): A,
+    ("GET", V1 + "/hosts/{host}/info"): V,
+    ("POST", V1 + "/hosts/{host}/test"): A,
+    ("POST", V1 + "/hosts/test"): A,
+    # containers: reading for everyone, acting for operators
+    ("GET", V1 + "/containers"): V,
+    ("POST", V1 + "/containers/actions"): OP,
+    ("GET", V1 + "/hosts/{host}/containers"): V,
+    ("GET", _C): V,
+    ("GET", _C + "/inspect"): V,
+    ("GET", _C + "/logs"): V,
+    ("GET", _C + "/stats"): V,
+    ("GET", _C + "/top"): V,
+    **{("POST", f"{_C}/{action}"): OP
+       for action in ("start", "stop", "restart", "pause", "unpause", "kill", "rename", "remove")},
+    # settings
+    ("GET", V1 + "/settings"): A,
+    ("PATCH", V1 + "/settings"): A,
+    # UI pages (chrontainer_server.ui); static assets are public so a login page can load them
+    ("GET", "/"): V,
+    ("GET", "/containers"): V,
+    ("GET", "/hosts"): V,
+    ("GET", "/settings"): A,
+    ("POST", "/settings"): A,
+    ("GET", "/static/{path}"): PUBLIC,
+}
+
+# Routes an API key may not call whatever its role: a key must not mint keys (a scoped key
+# could otherwise create an unscoped one) nor change the password of the account it acts for.
+SESSION_ONLY: Final[frozenset[tuple[str, str]]] = frozenset({
+    ("POST", V1 + "/me/apikeys"),
+    ("POST", V1 + "/me/password"),
+})
+
+
+def requirement_for(method: str, pattern: str) -> Requirement | None:
+    """The minimum role (or PUBLIC) of a route; None when the table does not know it."""
+    method = "GET" if method.upper() == "HEAD" else method.upper()
+    return ROUTE_ROLES.get((method, pattern))

@@ -1,0 +1,193 @@
+"""Page handlers: server-rendered Jinja2 templates around the same core calls the API makes.
+
+Every page extends ``base.html`` (navigation, theme toggle, vendored htmx). Pages are rendered
+server-side and work without JavaScript; scripts only enhance. The Content-Security-Policy
+(``middlewares.py``) allows no inline script or style, so templates never contain ``<script>``
+bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` modules.
+
+Routes (see :func:`setup`): ``/`` (redirects), ``/containers``, ``/hosts``, ``/settings``
+(GET and POST) and ``/static/...``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import jinja2
+from aiohttp import web
+
+from chrontainer_core.errors import Conflict, InvalidInput
+
+from ..api.context import actor, core
+from ..api.settings import service as settings_service
+from ..auth.principal import principal_of
+from .assets import STATIC_PREFIX, Assets
+from .settings_form import SECTIONS, parse_form
+
+__all__ = ["NAV", "NavItem", "UiState", "setup"]
+
+_HERE: Final = Path(__file__).parent
+HTML: Final = "text/html"
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    """A top navigation entry; a section appears here once its feature exists."""
+
+    href: str
+    label: str
+
+
+NAV: Final = (
+    NavItem("/containers", "Containers"),
+    NavItem("/hosts", "Hosts"),
+    NavItem("/settings", "Settings"),
+)
+
+
+@dataclass(slots=True)
+class UiState:
+    """The template environment and static files of one application."""
+
+    env: jinja2.Environment
+    assets: Assets
+
+
+UI_STATE: Final = web.AppKey("chrontainer_ui", UiState)
+
+
+def setup(app: web.Application) -> None:
+    """Add the UI's routes to ``app``; templates and assets are loaded when it starts."""
+    assets = Assets(_HERE / "static")
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("chrontainer_server.ui", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,  # a typo in a template fails the tests, not silently
+    )
+    env.globals["static"] = assets.url
+    app[UI_STATE] = UiState(env=env, assets=assets)
+    app.cleanup_ctx.append(_load)
+    app.router.add_get("/", index)
+    app.router.add_get("/containers", containers_page)
+    app.router.add_get("/hosts", hosts_page)
+    app.router.add_get("/settings", settings_page)
+    app.router.add_post("/settings", save_settings)
+    app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
+
+
+async def _load(app: web.Application) -> AsyncIterator[None]:
+    state = app[UI_STATE]
+    # File reads, hashing, gzip and template compilation block: do them once, in a thread.
+    await asyncio.to_thread(_load_sync, state)
+    yield
+
+
+def _load_sync(state: UiState) -> None:
+    state.assets.load()
+    for name in state.env.list_templates(extensions=["html"]):
+        state.env.get_template(name)
+
+
+async def _static(request: web.Request) -> web.StreamResponse:
+    return request.app[UI_STATE].assets.handler(request)
+
+
+def render(
+    request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200
+) -> web.Response:
+    """Render ``template`` into a compressed HTML response.
+
+    The base context gives every page the instance name, the navigation and, for a session,
+    its CSRF token, which forms send in the ``X-CSRF-Token`` header (through htmx).
+    """
+    settings = core(request).settings
+    principal = principal_of(request)
+    session = principal.session if principal is not None else None
+    page = {
+        "instance_name": settings.current.instance_name if settings else "Chrontainer",
+        "nav": NAV,
+        "path": request.path,
+        "csrf_token": session.csrf_token if session is not None else None,
+        **context,
+    }
+    text = request.app[UI_STATE].env.get_template(template).render(page)
+    response = web.Response(text=text, status=status, content_type=HTML)
+    response.enable_compression()  # gzip/deflate when the client accepts it
+    return response
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    """``/``: the containers page is the home page."""
+    raise web.HTTPFound("/containers")
+
+
+async def containers_page(request: web.Request) -> web.StreamResponse:
+    """Every container of every host, from the core's cache."""
+    listing = await core(request).containers.list()
+    items = sorted(listing.items, key=lambda c: (c.host, c.name.lower()))
+    offline = [h for h in listing.hosts.values() if h.status.value != "online"]
+    return render(request, "containers.html", {"containers": items, "offline_hosts": offline})
+
+
+async def hosts_page(request: web.Request) -> web.StreamResponse:
+    """Every Docker host with its status."""
+    return render(request, "hosts.html", {"hosts": core(request).hosts.states()})
+
+
+async def settings_page(request: web.Request) -> web.StreamResponse:
+    """The settings form."""
+    state = settings_service(request).state()
+    return _settings_form(request, asdict(state.values), state.read_only, {},
+                          saved="saved" in request.query)
+
+
+async def save_settings(request: web.Request) -> web.StreamResponse:
+    """Save the settings form, then show the saved form, or what is wrong (400/409).
+
+    htmx posts the form (it alone can add the ``X-CSRF-Token`` header the auth middleware
+    wants from a session) and swaps the answer's ``<main>`` in; a plain form post, e.g. with
+    an API key, gets a post/redirect/get instead.
+    """
+    service = settings_service(request)
+    form = await request.post()
+    posted = {key: value for key, value in form.items() if isinstance(value, str)}
+    read_only = service.read_only
+    changes, errors = parse_form(posted, read_only)
+    status = 400
+    if not errors:
+        try:
+            await service.update(changes, actor=actor(request))
+        except InvalidInput as err:
+            errors[err.field or ""] = err.message
+        except Conflict as err:
+            # The config file pinned a key while the form was open (a restart in between).
+            errors[str(err.details.get("field", ""))] = err.message
+            status = 409
+        else:
+            if request.headers.get("HX-Request") != "true":
+                raise web.HTTPSeeOther("/settings?saved=1")
+            return _settings_form(request, asdict(service.current), read_only, {}, saved=True)
+    values = {**asdict(service.current), **{k: posted.get(k, v) for k, v in changes.items()}}
+    return _settings_form(request, values, read_only, errors, status=status)
+
+
+def _settings_form(
+    request: web.Request,
+    values: Mapping[str, Any],
+    read_only: tuple[str, ...],
+    errors: Mapping[str, str],
+    *,
+    saved: bool = False,
+    status: int = 200,
+) -> web.Response:
+    context = {
+        "sections": SECTIONS, "values": values, "read_only": read_only, "errors": errors,
+        "saved": saved,
+    }
+    return render(request, "settings.html", context, status=status)

@@ -1,0 +1,111 @@
+"""Browser fixtures: one Debian chromium per session, driven by playwright; a UI server.
+
+Playwright is given the system browser (``executable_path``) and never downloads its own:
+``playwright install`` needs the internet, which the test machines do not have. In CI a missing
+chromium fails the run instead of skipping the browser tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from chrontainer_server.api.context import CORE
+from chrontainer_server.app import create_app
+
+from ..accounts import ADMIN, ADMIN_PASSWORD, admin_api_key, bearer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+# Set by the config file in the UI server, so the settings page shows it read-only.
+PINNED = {"audit_retention_days": 30}
+
+# Runs before any page script: records every CSP violation the page reports.
+WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """The session's one chromium."""
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} is missing: scripts/test-env installs Debian's chromium"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def ui(clean_engines: None, daemon_config) -> AsyncIterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A real HTTP server (daemon mode, both engines) whose config file pins :data:`PINNED`.
+
+    The client acts with an admin API key; the admin's password logs the browser in.
+    """
+    config = dataclasses.replace(daemon_config, settings=dict(PINNED))
+    app = create_app(config)
+    headers = bearer(await admin_api_key(config.database_url))
+    async with TestClient(TestServer(app), headers=headers) as client:
+        for w in app[CORE].hosts.watchers():
+            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+        yield client
+
+
+@dataclasses.dataclass
+class Tab:
+    """A page in a fresh browser context, and what went wrong in it."""
+
+    page: Any
+    base: str
+    console_errors: list[str]
+
+    async def csp_violations(self) -> list[str]:
+        return list(await self.page.evaluate("window.__cspViolations"))
+
+
+async def admin_context(browser: Any, base: str, **options: Any) -> Any:
+    """A new browser context (own storage and cookies) logged in as the admin."""
+    context = await browser.new_context(**options)
+    await context.add_init_script(WATCH_CSP)
+    # The context's request API shares the browser's cookie jar: the session cookie sticks.
+    login = await context.request.post(
+        base + "/api/v1/auth/login", data={"username": ADMIN, "password": ADMIN_PASSWORD})
+    assert login.ok, await login.text()
+    return context
+
+
+@pytest.fixture
+async def tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
+    """A page in a new admin context with a light system theme."""
+    base = str(ui.make_url("")).rstrip("/")
+    context = await admin_context(browser, base, color_scheme="light")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield Tab(page=page, base=base, console_errors=errors)
+    finally:
+        await context.close()

@@ -1,0 +1,194 @@
+"""Settings: the model, per-key validation, the config file's ``settings:``, the service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from chrontainer_core import Actor
+from chrontainer_core.audit import DbAuditTrail
+from chrontainer_core.config import Config, load_config
+from chrontainer_core.errors import ConfigError, Conflict, InvalidInput
+from chrontainer_core.settings import (
+    AUDIT_ACTION,
+    SETTING_KEYS,
+    Settings,
+    SettingsService,
+    validate_changes,
+)
+from chrontainer_core.store import migrate
+from chrontainer_core.store.db import Database
+from chrontainer_core.store.tables import SettingRow
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_defaults() -> None:
+    s = Settings()
+    assert (s.instance_name, s.session_idle_timeout_minutes, s.require_2fa,
+            s.audit_retention_days, s.metrics_retention_days) == ("Chrontainer", 720, False, 90, 7)
+    assert SETTING_KEYS == ("instance_name", "session_idle_timeout_minutes", "require_2fa",
+                            "audit_retention_days", "metrics_retention_days")
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"instance_name": "  Home lab  "}, {"instance_name": "Home lab"}),
+        ({"session_idle_timeout_minutes": 5}, {"session_idle_timeout_minutes": 5}),
+        ({"session_idle_timeout_minutes": 43200}, {"session_idle_timeout_minutes": 43200}),
+        ({"require_2fa": True, "audit_retention_days": 3650},
+         {"require_2fa": True, "audit_retention_days": 3650}),
+        ({"metrics_retention_days": 90}, {"metrics_retention_days": 90}),
+    ],
+)
+def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) -> None:
+    assert validate_changes(changes) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"nope": 1}, "nope"),
+        ({"instance_name": ""}, "instance_name"),
+        ({"instance_name": "   "}, "instance_name"),
+        ({"instance_name": "x" * 101}, "instance_name"),
+        ({"instance_name": 5}, "instance_name"),
+        ({"session_idle_timeout_minutes": 4}, "session_idle_timeout_minutes"),
+        ({"session_idle_timeout_minutes": 43201}, "session_idle_timeout_minutes"),
+        ({"session_idle_timeout_minutes": True}, "session_idle_timeout_minutes"),
+        ({"session_idle_timeout_minutes": "60"}, "session_idle_timeout_minutes"),
+        ({"session_idle_timeout_minutes": 60.5}, "session_idle_timeout_minutes"),
+        ({"require_2fa": "yes"}, "require_2fa"),
+        ({"require_2fa": 1}, "require_2fa"),
+        ({"audit_retention_days": 0}, "audit_retention_days"),
+        ({"audit_retention_days": 3651}, "audit_retention_days"),
+        ({"metrics_retention_days": 14}, "metrics_retention_days"),
+        ({"metrics_retention_days": True}, "metrics_retention_days"),
+    ],
+)
+def test_invalid_changes_name_the_field(changes: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validate_changes(changes)
+    assert info.value.field == field
+    if field == "nope":
+        assert info.value.message == "unknown setting"
+
+
+@pytest.mark.parametrize("changes", [{}, [], "x", None])
+def test_empty_or_not_a_mapping(changes: object) -> None:
+    with pytest.raises(InvalidInput):
+        validate_changes(changes)
+
+
+# --- the config file's settings: ---------------------------------------------------------------
+
+
+def _load(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "chrontainer.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path, environ={})
+
+
+def test_config_settings(tmp_path: Path) -> None:
+    cfg = _load(tmp_path, "settings:\n  audit_retention_days: 30\n  require_2fa: yes\n"
+                          "  instance_name: ' NAS '\n  metrics_retention_days:\n")
+    assert cfg.settings == {"audit_retention_days": 30, "require_2fa": True,
+                            "instance_name": "NAS"}
+    assert _load(tmp_path, "port: 5001\n").settings == {}
+    hash(cfg)  # the mapping is left out of the hash; a Config stays hashable
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("settings:\n  audit_retention_days: 0\n", "settings.audit_retention_days"),
+        ("settings:\n  metrics_retention_days: 14\n", "settings.metrics_retention_days"),
+        ("settings:\n  session_idle_timeout_minutes: '60'\n",
+         "settings.session_idle_timeout_minutes"),
+        ("settings:\n  require_2fa: maybe\n", "settings.require_2fa"),
+        ("settings:\n  colour: blue\n", "settings.colour"),
+        ("settings: 7\n", "settings"),
+    ],
+)
+def test_config_settings_errors(tmp_path: Path, text: str, path: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, text)
+    assert info.value.path == path
+
+
+# --- the service, on a real SQLite database ----------------------------------------------------
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'settings.db'}"
+    # migrate runs its own event loop: keep it off this one.
+    await asyncio.to_thread(migrate.upgrade, url)
+    database = Database(url)
+    yield database
+    await database.close()
+
+
+async def test_update_persists_and_audits(db: Database) -> None:
+    audit = DbAuditTrail(db)
+    service = SettingsService(db, audit=audit, clock=lambda: NOW)
+    assert await service.load() == Settings()
+    actor = Actor.cli("alice")
+    state = await service.update({"instance_name": "Lab", "audit_retention_days": 30,
+                                  "require_2fa": False}, actor=actor)
+    assert state.values.instance_name == "Lab" and state.values.audit_retention_days == 30
+    assert state.read_only == ()
+
+    # Stored one row per key as JSON; the unchanged require_2fa was not written.
+    async with db.session() as session:
+        rows = {r.key: r for r in (await session.scalars(select(SettingRow))).all()}
+    assert {k: json.loads(r.value) for k, r in rows.items()} == {
+        "instance_name": "Lab", "audit_retention_days": 30}
+
+    entries, total = await audit.list(action=AUDIT_ACTION)
+    assert total == 2
+    assert sorted(e.target for e in entries) == ["audit_retention_days", "instance_name"]
+    assert all(e.result == "ok" and e.actor.name == "alice" for e in entries)
+
+    # A second service (a restart) reads the same values; a no-op update audits nothing.
+    again = SettingsService(db, audit=audit)
+    assert (await again.load()).instance_name == "Lab"
+    await again.update({"instance_name": "Lab"})
+    assert (await audit.list(action=AUDIT_ACTION))[1] == 2
+
+
+async def test_file_overrides_win_and_are_read_only(db: Database) -> None:
+    audit = DbAuditTrail(db)
+    await SettingsService(db, audit=audit).update({"audit_retention_days": 10})
+    service = SettingsService(db, audit=audit, file_overrides={"audit_retention_days": 30})
+    assert (await service.load()).audit_retention_days == 30
+    assert service.read_only == ("audit_retention_days",)
+    with pytest.raises(Conflict) as info:
+        await service.update({"audit_retention_days": 40, "instance_name": "x"})
+    assert info.value.details["field"] == "audit_retention_days"
+    # Nothing of the refused request was applied.
+    assert service.current.instance_name == "Chrontainer"
+    assert (await service.update({"metrics_retention_days": 30})).values.audit_retention_days == 30
+
+
+async def test_bad_stored_value_falls_back_to_default(db: Database) -> None:
+    async with db.session() as session:
+        session.add(SettingRow(key="audit_retention_days", value="-3", updated_at=NOW))
+        session.add(SettingRow(key="instance_name", value="not json", updated_at=NOW))
+        session.add(SettingRow(key="from_the_future", value="1", updated_at=NOW))
+    loaded = await SettingsService(db, audit=DbAuditTrail(db)).load()
+    assert loaded == Settings()
+
+
+def test_invalid_file_override_is_a_config_error(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(ConfigError) as info:
+        SettingsService(db, audit=DbAuditTrail(db), file_overrides={"require_2fa": "no"})
+    assert info.value.path == "settings.require_2fa"

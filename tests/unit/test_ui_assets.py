@@ -1,0 +1,52 @@
+"""Static assets: versioned names, gzip variants, Accept-Encoding parsing, the settings form."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from chrontainer_server.ui.assets import Assets, accepts_gzip
+from chrontainer_server.ui.settings_form import parse_form
+
+
+def test_assets_are_hashed_and_gzipped(tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "app.css").write_text("body { color: red; }\n" * 50)
+    (tmp_path / "vendor" / "lib.js").write_text("x")
+    (tmp_path / "vendor" / "lib.LICENSE").write_text("not published")
+    assets = Assets(tmp_path)
+    assets.load()
+    css = assets.url("app.css")
+    assert css.startswith("/static/app.") and css.endswith(".css") and len(css) == len(
+        "/static/app..css") + 10
+    assert assets.url("vendor/lib.js").startswith("/static/vendor/lib.")
+    by_path = {a.path: a for a in assets}
+    assert set(by_path) == {"app.css", "vendor/lib.js"}
+    assert gzip.decompress(by_path["app.css"].gzipped or b"") == by_path["app.css"].body
+    assert by_path["vendor/lib.js"].gzipped is None  # one byte does not shrink
+    with pytest.raises(KeyError):
+        assets.url("missing.js")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("gzip, deflate, br", True), ("br;q=1, gzip;q=0.5", True), ("*", True),
+     ("gzip;q=0", False), ("identity", False), ("", False), ("gzip;q=x", False)],
+)
+def test_accepts_gzip(header: str, expected: bool) -> None:
+    assert accepts_gzip(header) is expected
+
+
+def test_parse_form_types_and_read_only() -> None:
+    changes, errors = parse_form(
+        {"instance_name": "Lab", "session_idle_timeout_minutes": " 60 ",
+         "audit_retention_days": "abc", "metrics_retention_days": "30"},
+        read_only=("require_2fa",),
+    )
+    assert changes == {"instance_name": "Lab", "session_idle_timeout_minutes": 60,
+                       "metrics_retention_days": 30}
+    assert errors == {"audit_retention_days": "must be a whole number"}
+    changes, _ = parse_form({}, read_only=())
+    assert changes["require_2fa"] is False  # an unchecked box is not posted
