@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from chrontainer_core.actor import Actor, ActorKind
 from chrontainer_core.errors import InvalidInput
@@ -112,6 +112,14 @@ class AuditTrail(abc.ABC):
 
         Raises:
             InvalidInput: ``limit`` or ``offset`` is negative.
+        """
+
+    @abc.abstractmethod
+    async def prune(self, before: datetime) -> int:
+        """Delete the entries older than ``before``; returns how many were deleted.
+
+        Args:
+            before: Entries with an earlier time go (aware UTC).
         """
 
     @asynccontextmanager
@@ -218,6 +226,15 @@ class LogAuditTrail(AuditTrail):
         return matching[offset : offset + limit], len(matching)
 
 
+    async def prune(self, before: datetime) -> int:
+        """Forget kept entries older than ``before`` (see :meth:`AuditTrail.prune`)."""
+        kept = [entry for entry in self._entries if entry.time >= before]
+        deleted = len(self._entries) - len(kept)
+        self._entries.clear()
+        self._entries.extend(kept)
+        return deleted
+
+
 class DbAuditTrail(AuditTrail):
     """Daemon trail: one ``audit_log`` row per call, in its own transaction."""
 
@@ -287,6 +304,14 @@ class DbAuditTrail(AuditTrail):
             total = await session.scalar(count) or 0
             rows = await session.scalars(page)
             return _entries(rows), total
+
+
+    async def prune(self, before: datetime) -> int:
+        """Delete rows older than ``before`` in one statement (see :meth:`AuditTrail.prune`)."""
+        async with self._db.session() as session:
+            result = await session.execute(delete(AuditRow).where(AuditRow.time < before))
+            # rowcount lives on CursorResult; the generic Result type does not declare it.
+            return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _entries(rows: Iterable[AuditRow]) -> list[AuditEntry]:

@@ -5,7 +5,8 @@ Two ways to get one:
 * :meth:`Chrontainer.from_config` — the daemon: database, audit trail in the database, persisted
   hosts with a live watcher per host, following host changes made by the CLI, and the metrics
   sampler (``ch.metrics``) keeping the latest stats of every running container, and the
-  user-editable settings (``ch.settings``).
+  user-editable settings (``ch.settings``), and the daily audit retention job
+  (``ch.retention``).
 * :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
   no background tasks (so a script never fires schedules a second time); lists read the engines
   on demand.
@@ -29,6 +30,7 @@ from .hostinfo import DEFAULT_DISK_USAGE_TTL, HostInfoService
 from .hosts import HostManager
 from .metrics.sampler import MetricsSampler
 from .models import HostSpec
+from .retention import AuditRetention
 from .secrets import SecretBox
 from .settings import SettingsService
 from .store.db import Database
@@ -69,8 +71,12 @@ class Chrontainer:
         # Daemon mode only: library mode runs no background tasks (DESIGN §1).
         self.metrics: MetricsSampler | None = None
         self.settings: SettingsService | None = None
+        self.retention: AuditRetention | None = None
         if config is not None and db is not None:
-            self.settings = SettingsService(db, audit=audit, file_overrides=config.settings)
+            settings = self.settings = SettingsService(db, audit=audit,
+                                                       file_overrides=config.settings)
+            self.retention = AuditRetention(
+                audit, lambda: settings.current.audit_retention_days)
         if config is not None:
             self.metrics = MetricsSampler(
                 hosts, interval=config.metrics_interval, concurrency=config.metrics_concurrency
@@ -153,9 +159,14 @@ class Chrontainer:
         self.hosts.follow_store(self.config.host_poll_interval)
         if self.metrics is not None:
             self.metrics.start()
+        if self.retention is not None:
+            self.retention.start()
 
     async def stop(self) -> None:
-        """Stop in order: metrics sampler, host watchers and connections, then the database."""
+        """Stop in order: retention job, metrics sampler, host watchers and connections, then
+        the database."""
+        if self.retention is not None:
+            await self.retention.stop()  # it writes to the database: stop it before closing
         if self.metrics is not None:
             await self.metrics.stop()
         await self.hosts.close()

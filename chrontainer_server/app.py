@@ -11,7 +11,7 @@ from chrontainer_core import Chrontainer
 from chrontainer_core.config import Config
 
 from . import ui
-from .api import apikeys, auth, containers, health, hosts, openapi, settings, users
+from .api import apikeys, auth, containers, health, hosts, openapi, settings, totp, users
 from .api.context import CORE
 from .auth.middleware import auth_middleware
 from .auth.principal import TRUSTED_PROXIES
@@ -36,7 +36,8 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     runtime = app[CORE] = core if core is not None else Chrontainer.from_config(config)
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
-    for module in (health, auth, users, apikeys, hosts, containers, settings, openapi):
+    for module in (health, auth, totp, users, apikeys, hosts, containers, settings,
+                   openapi):
         module.routes.register(app)
     ui.setup(app)
     app.cleanup_ctx.append(_core_lifecycle)
@@ -54,7 +55,11 @@ def _auth_service(runtime: Chrontainer) -> AuthService:
             return DEFAULT_IDLE_TIMEOUT
         return timedelta(minutes=runtime.settings.current.session_idle_timeout_minutes)
 
-    return AuthService(runtime.db, runtime.audit, idle_timeout=idle_timeout)
+    def require_2fa() -> bool:
+        return runtime.settings is not None and runtime.settings.current.require_2fa
+
+    return AuthService(runtime.db, runtime.audit, idle_timeout=idle_timeout,
+                       secrets=runtime.secrets, require_2fa=require_2fa)
 
 
 def _setup_link(base_url: str) -> Callable[[web.Application], AsyncIterator[None]]:

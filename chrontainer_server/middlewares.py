@@ -44,7 +44,7 @@ from chrontainer_core.errors import (
 )
 
 from .api.spec import json_response
-from .auth.errors import InvalidCredentials, RateLimited, Unauthenticated
+from .auth.errors import InvalidCredentials, InvalidSecondFactor, RateLimited, Unauthenticated
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -63,6 +63,7 @@ STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     ConfigError: 400,
     Unauthenticated: 401,
     InvalidCredentials: 401,
+    InvalidSecondFactor: 401,
     PermissionDenied: 403,
     NotFound: 404,
     Conflict: 409,

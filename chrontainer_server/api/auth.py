@@ -1,4 +1,9 @@
-"""Signing in and one's own account: setup, login, logout, me, password, sessions.
+"""Signing in and one's own account: setup, login (and its second factor), logout, me,
+password, sessions.
+
+An account with TOTP logs in in two steps: ``POST /auth/login`` answers
+``{"second_factor_required": true}`` with the cookie of a *pending* session, and
+``POST /auth/login/second-factor`` trades a code for a full session (a new cookie).
 
 The session token only ever travels in the ``Set-Cookie`` header of a login; the CSRF token
 comes with the login and with ``GET /auth/me``, for the browser to send as ``X-CSRF-Token``.
@@ -18,7 +23,7 @@ from chrontainer_server.auth.passwords import MAX_PASSWORD
 from chrontainer_server.auth.principal import Principal, request_ip, request_is_https
 from chrontainer_server.auth.principal import principal_of as _principal_of
 from chrontainer_server.auth.service import AUTH
-from chrontainer_server.auth.sessions import COOKIE_NAME
+from chrontainer_server.auth.sessions import COOKIE_NAME, Session
 from chrontainer_server.auth.users import User
 
 from .context import actor, core
@@ -38,14 +43,36 @@ LOGIN_BODY = {vol.Required("username"): _TEXT, vol.Required("password"): _PASSWO
 PASSWORD_BODY = {vol.Required("current"): _PASSWORD,
                  vol.Required("new", description="8 characters or more"): _PASSWORD}
 
-LOGIN_RESULT = {
+_ENROLLMENT_REQUIRED = {
+    "type": "boolean",
+    "description": "2FA is required for everyone and this user has not set it up: until "
+                   "they do, the session reaches only /auth/me, /auth/logout and /me/totp/*",
+}
+LOGGED_IN = {
     "type": "object",
     "properties": {"user": User,
                    "csrf_token": {"type": "string",
-                                  "description": "send as X-CSRF-Token on changes"}},
-    "required": ["user", "csrf_token"],
+                                  "description": "send as X-CSRF-Token on changes"},
+                   "enrollment_required": _ENROLLMENT_REQUIRED},
+    "required": ["user", "csrf_token", "enrollment_required"],
     "additionalProperties": False,
 }
+SECOND_FACTOR_REQUIRED = {
+    "type": "object",
+    "properties": {"second_factor_required": {
+        "type": "boolean", "enum": [True],
+        "description": "send a code to /auth/login/second-factor with the cookie just set"}},
+    "required": ["second_factor_required"],
+    "additionalProperties": False,
+}
+LOGIN_RESULT = {"oneOf": [LOGGED_IN, SECOND_FACTOR_REQUIRED]}
+_CODE_TEXT = vol.All(str, vol.Length(min=1, max=64))
+SECOND_FACTOR_BODY = vol.All(
+    {vol.Optional("code", description="the 6 digits of the authenticator app"): _CODE_TEXT,
+     vol.Optional("recovery_code", description="one of the recovery codes (single use)"):
+         _CODE_TEXT},
+    vol.Length(min=1, max=1, msg="give code or recovery_code"),
+)
 ME_RESULT = {
     "type": "object",
     "properties": {
@@ -54,8 +81,9 @@ ME_RESULT = {
                  "description": "effective role (an API key's may be below the user's)"},
         "via": {"type": "string", "enum": ["session", "api_key"]},
         "csrf_token": {"type": ["string", "null"], "description": "null for API keys"},
+        "enrollment_required": _ENROLLMENT_REQUIRED,
     },
-    "required": ["user", "role", "via", "csrf_token"],
+    "required": ["user", "role", "via", "csrf_token", "enrollment_required"],
     "additionalProperties": False,
 }
 
@@ -86,7 +114,16 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, token: str) 
                         secure=secure)
 
 
-@routes.post("/auth/setup", body=SETUP_BODY, response=LOGIN_RESULT, status=201,
+def _logged_in(request: web.Request, token: str, session: Session, user: User, *,
+               status: int = 200) -> web.StreamResponse:
+    response = json_response({"user": user, "csrf_token": session.csrf_token,
+                              "enrollment_required": request.app[AUTH].enrollment_required(user)},
+                             status=status)
+    _set_cookie(request, response, token)
+    return response
+
+
+@routes.post("/auth/setup", body=SETUP_BODY, response=LOGGED_IN, status=201,
              errors=(403, 409), public=True)
 async def setup(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
     """Create the first admin with the one-time setup token, and log in as them."""
@@ -96,9 +133,7 @@ async def setup(request: web.Request, *, body: dict[str, Any]) -> web.StreamResp
     ip = request_ip(request)
     token, session = await auth.sessions.create(
         user.id, ip=ip, user_agent=request.headers.get("User-Agent"))
-    response = json_response({"user": user, "csrf_token": session.csrf_token}, status=201)
-    _set_cookie(request, response, token)
-    return response
+    return _logged_in(request, token, session, user, status=201)
 
 
 @routes.post("/auth/login", body=LOGIN_BODY, response=LOGIN_RESULT, errors=(401, 429),
@@ -107,14 +142,37 @@ async def login(request: web.Request, *, body: dict[str, Any]) -> web.StreamResp
     """Log in with a username and password; the session comes back as an HttpOnly cookie.
 
     Failed attempts slow down per (account, IP) and are limited per IP (429 with Retry-After).
+    For an account with two-factor authentication the answer is only
+    ``{"second_factor_required": true}`` and the cookie of a session that may do nothing but
+    ``POST /auth/login/second-factor`` (within 5 minutes) or log out.
     """
     ip = request_ip(request)
     token, session, user = await request.app[AUTH].login(
         body["username"], body["password"], ip=ip,
         user_agent=request.headers.get("User-Agent"))
-    response = json_response({"user": user, "csrf_token": session.csrf_token})
-    _set_cookie(request, response, token)
-    return response
+    if session.second_factor_pending:
+        response = json_response({"second_factor_required": True})
+        _set_cookie(request, response, token)
+        return response
+    return _logged_in(request, token, session, user)
+
+
+@routes.post("/auth/login/second-factor", body=SECOND_FACTOR_BODY, response=LOGGED_IN,
+             errors=(401, 429), public=True)
+async def login_second_factor(request: web.Request, *,
+                              body: dict[str, Any]) -> web.StreamResponse:
+    """Finish a two-step login with a TOTP code or a recovery code (each usable once).
+
+    Needs the cookie set by ``POST /auth/login``; a new session cookie replaces it. Wrong codes
+    slow down per (account, IP) like passwords (429 with Retry-After).
+    """
+    principal = _principal_of(request)
+    if principal is None or principal.session is None:
+        raise Unauthenticated("log in with your password first")
+    token, session, user = await request.app[AUTH].complete_second_factor(
+        principal.session, code=body.get("code"), recovery_code=body.get("recovery_code"),
+        ip=request_ip(request), user_agent=request.headers.get("User-Agent"))
+    return _logged_in(request, token, session, user)
 
 
 @routes.post("/auth/logout", status=204)
@@ -138,6 +196,7 @@ async def me(request: web.Request) -> web.StreamResponse:
         "role": principal.role,
         "via": "api_key" if principal.via_api_key else "session",
         "csrf_token": principal.session.csrf_token if principal.session else None,
+        "enrollment_required": principal.enrollment_required,
     })
 
 

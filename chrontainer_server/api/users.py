@@ -120,6 +120,18 @@ async def revoke_user_sessions(request: web.Request, *,
     return web.Response(status=204)
 
 
+@routes.delete("/users/{id}/totp", path_params=USER_ID, status=204, errors=(404,))
+async def reset_user_totp(request: web.Request, *, path_params: dict[str, Any]) -> web.Response:
+    """Reset an account's two-factor authentication (a lost phone).
+
+    The account then logs in with its password alone until it enrolls again.
+    """
+    user_id = path_params["id"]
+    async with core(request).audit.track(actor(request), "auth.totp.reset", f"user/{user_id}"):
+        await request.app[AUTH].totp.disable(user_id)
+    return web.Response(status=204)
+
+
 @routes.get("/audit", query=AUDIT_QUERY, response=ListOf(AuditEntry), tag="audit")
 async def list_audit(request: web.Request, *, query: dict[str, Any]) -> web.StreamResponse:
     """The audit trail, newest first, with filters and limit/offset paging."""

@@ -4,10 +4,13 @@
 
     ChrontainerError
     ├── Unauthenticated        no valid credentials (401 ``unauthenticated``)
+    │   └── SecondFactorRequired  a half-done login (password only) calls another route (401)
     ├── InvalidCredentials     wrong username or password, or unknown user (401)
+    ├── InvalidSecondFactor    wrong, replayed or spent TOTP / recovery code (401)
     ├── RateLimited            too many failed logins; ``retry_after`` seconds (429)
     └── PermissionDenied
         ├── Forbidden          the principal's role or key scope does not allow this (403)
+        │   └── EnrollmentRequired  2FA is required and this user has not set it up (403)
         └── CsrfRejected       a session request that changes state lacks its CSRF token (403)
 """
 
@@ -24,6 +27,12 @@ class Unauthenticated(ChrontainerError):
     code = "unauthenticated"
 
 
+class SecondFactorRequired(Unauthenticated):
+    """The session has passed the password but still owes its second factor."""
+
+    code = "second_factor_required"
+
+
 class InvalidCredentials(ChrontainerError):
     """A login failed. One message for an unknown user, a disabled one and a wrong password."""
 
@@ -31,6 +40,15 @@ class InvalidCredentials(ChrontainerError):
 
     def __init__(self) -> None:
         super().__init__("invalid username or password")
+
+
+class InvalidSecondFactor(ChrontainerError):
+    """A TOTP code or recovery code is wrong, already used, or no second factor is set up."""
+
+    code = "invalid_code"
+
+    def __init__(self, message: str = "invalid or already used code") -> None:
+        super().__init__(message)
 
 
 class RateLimited(ChrontainerError):
@@ -55,3 +73,9 @@ class CsrfRejected(PermissionDenied):
     """A state-changing request made with a session lacks the session's ``X-CSRF-Token``."""
 
     code = "csrf"
+
+
+class EnrollmentRequired(Forbidden):
+    """Two-factor authentication is required for everyone and this user has not enrolled."""
+
+    code = "enrollment_required"

@@ -32,6 +32,8 @@ class Principal:
         api_key_id: The key's id, when authenticated by API key.
         api_key_name: The key's label.
         scope: The key's scope; None means unscoped.
+        enrollment_required: 2FA is required for everyone and this session's user has not
+            enrolled: the session may only reach the enrollment routes.
     """
 
     user_id: int
@@ -41,6 +43,7 @@ class Principal:
     api_key_id: int | None = None
     api_key_name: str = ""
     scope: KeyScope | None = None
+    enrollment_required: bool = False
 
     @property
     def via_api_key(self) -> bool:

@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from typing import Final, Literal
 
 __all__ = [
+    "ENROLLMENT_ROUTES",
     "PUBLIC",
     "ROUTE_ROLES",
+    "SECOND_FACTOR_ROUTES",
     "SESSION_ONLY",
     "Public",
     "Requirement",
@@ -73,6 +75,9 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     # accounts: signing in and one's own account
     ("POST", V1 + "/auth/setup"): PUBLIC,
     ("POST", V1 + "/auth/login"): PUBLIC,
+    # the second login step: public because the pending session is no login yet (see
+    # SECOND_FACTOR_ROUTES); the handler refuses a caller without a pending session
+    ("POST", V1 + "/auth/login/second-factor"): PUBLIC,
     ("POST", V1 + "/auth/logout"): V,
     ("GET", V1 + "/auth/me"): V,
     ("POST", V1 + "/me/password"): V,
@@ -81,6 +86,11 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", V1 + "/me/apikeys"): V,
     ("POST", V1 + "/me/apikeys"): V,
     ("DELETE", V1 + "/me/apikeys/{id}"): V,
+    ("GET", V1 + "/me/totp"): V,
+    ("POST", V1 + "/me/totp/enroll"): V,
+    ("POST", V1 + "/me/totp/confirm"): V,
+    ("POST", V1 + "/me/totp/disable"): V,
+    ("POST", V1 + "/me/totp/recovery-codes"): V,
     # accounts: administration
     ("GET", V1 + "/users"): A,
     ("POST", V1 + "/users"): A,
@@ -89,6 +99,7 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("DELETE", V1 + "/users/{id}"): A,
     ("POST", V1 + "/users/{id}/reset-password"): A,
     ("DELETE", V1 + "/users/{id}/sessions"): A,
+    ("DELETE", V1 + "/users/{id}/totp"): A,
     ("GET", V1 + "/audit"): A,
     # hosts: reading is for everyone, managing (and connecting to new URLs) for admins
     ("GET", V1 + "/hosts"): V,
@@ -119,6 +130,11 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/hosts"): V,
     ("GET", "/settings"): A,
     ("POST", "/settings"): A,
+    ("GET", "/login"): PUBLIC,
+    ("GET", "/setup"): PUBLIC,
+    ("GET", "/profile"): V,
+    ("GET", "/users"): A,
+    ("GET", "/audit"): A,
     ("GET", "/static/{path}"): PUBLIC,
 }
 
@@ -127,6 +143,32 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
 SESSION_ONLY: Final[frozenset[tuple[str, str]]] = frozenset({
     ("POST", V1 + "/me/apikeys"),
     ("POST", V1 + "/me/password"),
+    # A key must not change the second factor of the account it acts for either.
+    ("POST", V1 + "/me/totp/enroll"),
+    ("POST", V1 + "/me/totp/confirm"),
+    ("POST", V1 + "/me/totp/disable"),
+    ("POST", V1 + "/me/totp/recovery-codes"),
+})
+
+# All a pending session (password accepted, second factor owed) may do: finish the login or
+# give up. Anything else answers 401 ``second_factor_required``; public routes run as if no
+# credentials were sent.
+SECOND_FACTOR_ROUTES: Final[frozenset[tuple[str, str]]] = frozenset({
+    ("POST", V1 + "/auth/login/second-factor"),
+    ("POST", V1 + "/auth/logout"),
+})
+
+# All a session may do while 2FA is required for everyone and its user has not enrolled
+# (403 ``enrollment_required`` otherwise): see who it is, log out, and set up TOTP.
+ENROLLMENT_ROUTES: Final[frozenset[tuple[str, str]]] = frozenset({
+    ("GET", V1 + "/auth/me"),
+    ("POST", V1 + "/auth/logout"),
+    ("GET", V1 + "/me/totp"),
+    ("POST", V1 + "/me/totp/enroll"),
+    ("POST", V1 + "/me/totp/confirm"),
+    ("POST", V1 + "/me/totp/disable"),
+    ("POST", V1 + "/me/totp/recovery-codes"),
+    ("GET", "/profile"),  # the page with the enrolment form
 })
 
 

@@ -6,6 +6,12 @@ session. A session ends when revoked, when its user is deleted or disabled, or a
 ``idle_timeout`` without a request. ``last_seen_at`` is written at most once per
 :data:`TOUCH_INTERVAL`, not on every request.
 
+A login of an account with two-factor authentication first opens a *pending* session
+(``second_factor_pending``): it proves the password only, may do nothing but finish or abandon
+the login (the auth middleware enforces that), and lapses after :data:`PENDING_TIMEOUT`.
+Finishing the login replaces it with a new full session (a new token), so a token seen before
+the second factor is worth nothing after it.
+
 A session's public id (what the API lists and revokes) is the first 16 hex characters of the
 stored hash: stable, and useless for authenticating.
 """
@@ -26,11 +32,15 @@ from chrontainer_core.store.tables import SessionRow, utc_now
 
 from .tokens import new_token, token_hash
 
-__all__ = ["COOKIE_NAME", "DEFAULT_IDLE_TIMEOUT", "TOUCH_INTERVAL", "Session", "SessionStore"]
+__all__ = ["COOKIE_NAME", "DEFAULT_IDLE_TIMEOUT", "PENDING_TIMEOUT", "TOUCH_INTERVAL", "Session",
+           "SessionStore"]
 
 COOKIE_NAME: Final = "chrontainer_session"
 DEFAULT_IDLE_TIMEOUT: Final = timedelta(hours=12)
 TOUCH_INTERVAL: Final = timedelta(minutes=1)
+# Time to type the second factor: long enough to find the phone, short enough that an
+# abandoned half-login is not a lasting foothold.
+PENDING_TIMEOUT: Final = timedelta(minutes=5)
 PUBLIC_ID_LENGTH: Final = 16
 
 
@@ -45,6 +55,7 @@ class Session:
     last_seen_at: datetime
     ip: str | None
     user_agent: str | None
+    second_factor_pending: bool = False
 
     @property
     def id(self) -> str:
@@ -55,7 +66,7 @@ class Session:
 def _session(row: SessionRow) -> Session:
     return Session(key=row.id, user_id=row.user_id, csrf_token=row.csrf_token,
                    created_at=row.created_at, last_seen_at=row.last_seen_at, ip=row.ip,
-                   user_agent=row.user_agent)
+                   user_agent=row.user_agent, second_factor_pending=row.second_factor_pending)
 
 
 class SessionStore:
@@ -75,24 +86,35 @@ class SessionStore:
         self.idle_timeout = idle_timeout
 
     async def create(self, user_id: int, *, ip: str | None = None,
-                     user_agent: str | None = None) -> tuple[str, Session]:
-        """Open a session; returns the token (for the cookie, never stored) and the session."""
+                     user_agent: str | None = None,
+                     second_factor_pending: bool = False) -> tuple[str, Session]:
+        """Open a session; returns the token (for the cookie, never stored) and the session.
+
+        ``second_factor_pending`` opens a half-done login that still owes its second factor.
+        """
         token = new_token()
         now = self._clock()
         row = SessionRow(id=token_hash(token), user_id=user_id,
                          csrf_token=secrets.token_urlsafe(32), created_at=now,
                          last_seen_at=now, ip=ip, user_agent=(user_agent or "")[:256] or None,
-                         second_factor_pending=False)
+                         second_factor_pending=second_factor_pending)
         async with self._db.session() as session:
             session.add(row)
         return token, _session(row)
 
     async def resolve(self, token: str) -> Session | None:
-        """The live session of a cookie token, or None (unknown, idle too long, half-done)."""
+        """The live session of a cookie token, or None (unknown, idle too long, lapsed).
+
+        A pending session (second factor owed) is returned with ``second_factor_pending`` set;
+        callers must not treat it as logged in.
+        """
         now = self._clock()
         async with self._db.session() as session:
             row = await session.get(SessionRow, token_hash(token))
-            if row is None or row.second_factor_pending:
+            if row is None:
+                return None
+            if row.second_factor_pending and now - row.created_at > PENDING_TIMEOUT:
+                await session.delete(row)
                 return None
             if now - row.last_seen_at > self.idle_timeout():
                 await session.delete(row)
@@ -107,7 +129,8 @@ class SessionStore:
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(SessionRow).where(SessionRow.user_id == user_id,
-                                         SessionRow.last_seen_at >= cutoff)
+                                         SessionRow.last_seen_at >= cutoff,
+                                         SessionRow.second_factor_pending.is_(False))
                 .order_by(SessionRow.last_seen_at.desc()))
             return [_session(r) for r in rows]
 

@@ -51,12 +51,13 @@ class User:
     created_at: datetime
     updated_at: datetime
     password_changed_at: datetime
+    totp_enabled: bool = False
 
 
 def _user(row: UserRow) -> User:
     return User(id=row.id, username=row.username, role=Role(row.role), disabled=row.disabled,
                 created_at=row.created_at, updated_at=row.updated_at,
-                password_changed_at=row.password_changed_at)
+                password_changed_at=row.password_changed_at, totp_enabled=row.totp_enabled)
 
 
 class UserRepository:

@@ -5,6 +5,10 @@ hashed and gzipped into memory. Templates ask :meth:`Assets.url` for ``theme.js`
 ``/static/theme.3f9a0c1d2e.js``: the hash changes whenever the content does, so a browser may
 keep each URL forever (``Cache-Control: immutable``) and a new release is never served stale.
 
+ES modules import each other by relative path (``import { api } from "./api.js"``); at load
+the specifier is rewritten to the imported file's versioned URL, so the importer's hash also
+changes with what it imports and no unversioned URL is ever requested.
+
 Compression happens once here instead of per request; a client that accepts gzip gets the
 precompressed bytes. Brotli is left out on purpose: on these few small text files it saves
 about a tenth over gzip, not worth a native dependency and the start-up time of quality 11.
@@ -16,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import mimetypes
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +43,8 @@ _TYPES: Final = {
 # Formats that are already compressed gain nothing from gzip.
 _COMPRESSIBLE: Final = frozenset({".css", ".js", ".svg"})
 _HASH_CHARS: Final = 10
+# A static relative import or re-export of a sibling module: from "./name.js".
+_IMPORT: Final = re.compile(r"""(\bfrom\s*)(["'])\./([\w.-]+\.js)\2""")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,8 +78,8 @@ def _versioned(path: str, digest: str) -> str:
     return f"{STATIC_PREFIX}{stem}.{digest}.{suffix}"
 
 
-def _read(root: Path, file: Path) -> Asset:
-    body = file.read_bytes()
+def _read(root: Path, file: Path, body: bytes | None = None) -> Asset:
+    body = file.read_bytes() if body is None else body
     path = file.relative_to(root).as_posix()
     digest = hashlib.sha256(body).hexdigest()[:_HASH_CHARS]
     gzipped = None
@@ -99,10 +106,32 @@ class Assets:
 
     def load(self) -> None:
         """Read, hash and compress every file; blocking, so run it in a thread."""
-        assets = [_read(self.root, file) for file in sorted(self.root.rglob("*"))
-                  if file.is_file() and file.suffix in _TYPES]
+        files = [file for file in sorted(self.root.rglob("*"))
+                 if file.is_file() and file.suffix in _TYPES]
+        done: dict[Path, Asset] = {}
+        for file in files:
+            self._resolve(file, done, ())
+        assets = list(done.values())
         self._by_path = {a.path: a for a in assets}
         self._by_url = {a.url: a for a in assets}
+
+    def _resolve(self, file: Path, done: dict[Path, Asset], chain: tuple[Path, ...]) -> Asset:
+        """Load ``file``, first loading the modules it imports to put their URLs in it."""
+        if file in done:
+            return done[file]
+        if file in chain:
+            raise ValueError(f"import cycle in static modules: {file.name}")
+        body = file.read_bytes()
+        if file.suffix == ".js":
+            text = body.decode()
+
+            def versioned(match: re.Match[str]) -> str:
+                imported = self._resolve(file.parent / match.group(3), done, (*chain, file))
+                return f"{match.group(1)}{match.group(2)}{imported.url}{match.group(2)}"
+
+            body = _IMPORT.sub(versioned, text).encode()
+        done[file] = asset = _read(self.root, file, body)
+        return asset
 
     def __iter__(self) -> Iterator[Asset]:
         return iter(self._by_path.values())

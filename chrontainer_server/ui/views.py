@@ -6,7 +6,8 @@ server-side and work without JavaScript; scripts only enhance. The Content-Secur
 bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` modules.
 
 Routes (see :func:`setup`): ``/`` (redirects), ``/containers``, ``/hosts``, ``/settings``
-(GET and POST) and ``/static/...``.
+(GET and POST), the account pages of :mod:`.accounts` (``/login``, ``/setup``, ``/profile``,
+``/users``, ``/audit``) and ``/static/...``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from chrontainer_core.errors import Conflict, InvalidInput
 from ..api.context import actor, core
 from ..api.settings import service as settings_service
 from ..auth.principal import principal_of
+from ..auth.roles import Role
+from . import accounts
 from .assets import STATIC_PREFIX, Assets
 from .settings_form import SECTIONS, parse_form
 
@@ -36,16 +39,23 @@ HTML: Final = "text/html"
 
 @dataclass(frozen=True, slots=True)
 class NavItem:
-    """A top navigation entry; a section appears here once its feature exists."""
+    """A top navigation entry; a section appears here once its feature exists.
+
+    ``role`` mirrors the page's entry in ``ROUTE_ROLES``: a link the user could only follow
+    to a 403 is not shown.
+    """
 
     href: str
     label: str
+    role: Role = Role.VIEWER
 
 
 NAV: Final = (
     NavItem("/containers", "Containers"),
     NavItem("/hosts", "Hosts"),
-    NavItem("/settings", "Settings"),
+    NavItem("/settings", "Settings", Role.ADMIN),
+    NavItem("/users", "Users", Role.ADMIN),
+    NavItem("/audit", "Audit", Role.ADMIN),
 )
 
 
@@ -78,6 +88,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/hosts", hosts_page)
     app.router.add_get("/settings", settings_page)
     app.router.add_post("/settings", save_settings)
+    accounts.setup(app, render)
     app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
 
 
@@ -104,15 +115,18 @@ def render(
     """Render ``template`` into a compressed HTML response.
 
     The base context gives every page the instance name, the navigation and, for a session,
-    its CSRF token, which forms send in the ``X-CSRF-Token`` header (through htmx).
+    its CSRF token, which forms send in the ``X-CSRF-Token`` header (through htmx). Anonymous
+    pages (login, setup) get no navigation.
     """
     settings = core(request).settings
     principal = principal_of(request)
     session = principal.session if principal is not None else None
+    nav = [item for item in NAV if principal is not None and principal.role.allows(item.role)]
     page = {
         "instance_name": settings.current.instance_name if settings else "Chrontainer",
-        "nav": NAV,
+        "nav": nav,
         "path": request.path,
+        "username": principal.username if principal is not None else None,
         "csrf_token": session.csrf_token if session is not None else None,
         **context,
     }

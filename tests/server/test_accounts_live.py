@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import ip_network
 from typing import Any
 
+import pyotp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -63,7 +64,11 @@ async def server(clean_engines: None, daemon_config: Config) -> AsyncIterator[Se
     clock, mono = WallClock(), Mono()
     core = app[CORE]
     assert core.db is not None
-    auth = app[AUTH] = AuthService(core.db, core.audit, clock=clock, monotonic=mono)
+    settings = core.settings
+    assert settings is not None
+    auth = app[AUTH] = AuthService(core.db, core.audit, clock=clock, monotonic=mono,
+                                   secrets=core.secrets,
+                                   require_2fa=lambda: settings.current.require_2fa)
     async with TestClient(TestServer(app)) as client:
         yield Server(client, auth, clock, mono)
 
@@ -129,6 +134,20 @@ async def test_setup_login_keys_and_no_secret_in_logs_or_responses(
         me = await status(await call(client, "GET", "/auth/me"), 200)
         assert me["via"] == "session" and me["role"] == "admin"
 
+        enrolled = await status(await call(client, "POST", "/me/totp/enroll", headers=csrf), 200)
+        totp_secret = enrolled["secret"]
+        confirmed = await status(await call(client, "POST", "/me/totp/confirm", headers=csrf,
+                                            json={"code": pyotp.TOTP(totp_secret).now()}), 200)
+        recovery = confirmed["recovery_codes"]
+        await status(await call(client, "POST", "/me/totp/recovery-codes", headers=csrf,
+                                json={"code": "not-a-code"}), 401)
+        fresh = await status(await call(client, "POST", "/me/totp/recovery-codes",
+                                        headers=csrf, json={"code": recovery[1]}), 200)
+        await status(await call(client, "POST", "/me/totp/disable", headers=csrf,
+                                json={"code": recovery[2]}), 401)  # regenerated: void
+        await status(await call(client, "POST", "/me/totp/disable", headers=csrf,
+                                json={"code": fresh["recovery_codes"][0]}), 204)
+
         created = await status(await call(client, "POST", "/me/apikeys", headers=csrf,
                                           json={"name": "ci", "role": "viewer"}), 201)
         secret = created["secret"]
@@ -151,14 +170,18 @@ async def test_setup_login_keys_and_no_secret_in_logs_or_responses(
         await status(await call(client, "GET", "/auth/me"), 401)
 
     secrets = {"password": PASSWORD, "setup token": setup_token, "API key": secret,
-               "session token": session_token, "second session token": second_token}
+               "session token": session_token, "second session token": second_token,
+               "TOTP secret": totp_secret,
+               **{f"recovery code {i}": c for i, c in enumerate(recovery + fresh[
+                   "recovery_codes"])}}
     records = [r.getMessage() + repr(r.args) for r in caplog.records]
     for what, value in secrets.items():
         in_logs = [m for m in records if value in m]
         allowed = 1 if what == "setup token" else 0  # the one setup-link line
         assert len(in_logs) == allowed, (what, in_logs)
         in_responses = [r for r in seen if value in r]
-        # The key: its create response only; session tokens: their own Set-Cookie only.
+        # The key: its create response only; session tokens: their own Set-Cookie only; the
+        # TOTP secret: the enroll response only; recovery codes: the response making them.
         allowed = 0 if what in ("password", "setup token") else 1
         assert len(in_responses) == allowed, (what, in_responses)
 
@@ -205,6 +228,11 @@ async def test_every_route_enforces_the_role_table(server: Server) -> None:
                                                allow_redirects=False)
             if needed is PUBLIC:
                 expected_ok = True
+            elif headers is None and method == "GET" and not pattern.startswith("/api/"):
+                # An anonymous page view is sent to the login form, back here afterwards.
+                assert resp.status == 303, (method, pattern, who, resp.status)
+                assert resp.headers["Location"].startswith("/login?next=/"), pattern
+                continue
             elif headers is None:
                 assert resp.status == 401, (method, pattern, who, resp.status)
                 continue
@@ -362,3 +390,158 @@ async def test_api_key_ceiling_scope_expiry_and_revocation(
     # expiry, by the injected clock
     server.clock.now += timedelta(days=1, seconds=1)
     await status(await client.get(f"{V1}/containers", headers=scoped_h), 401)
+
+
+# --- two-factor authentication ---------------------------------------------------------------
+
+
+async def _enable_totp(s: Server, headers: dict[str, str]) -> tuple[str, list[str]]:
+    """Enroll and confirm TOTP for a session; returns the secret and the recovery codes."""
+    client = s.client
+    status_ = await status(await client.get(f"{V1}/me/totp", headers=headers), 200)
+    assert status_["enabled"] is False
+    first = await status(await client.post(f"{V1}/me/totp/enroll", headers=headers), 200)
+    enrolled = await status(await client.post(f"{V1}/me/totp/enroll", headers=headers), 200)
+    assert enrolled["secret"] != first["secret"]  # enrolling again replaces the pending one
+    assert enrolled["otpauth_uri"].startswith("otpauth://totp/")
+    assert enrolled["qr_svg"].lstrip().startswith("<svg")
+    secret = enrolled["secret"]
+    wrong = await status(await client.post(f"{V1}/me/totp/confirm", headers=headers, json={
+        "code": pyotp.TOTP(first["secret"]).at(s.clock.now)}), 401)
+    assert wrong["error"]["code"] == "invalid_code"
+    confirmed = await status(await client.post(f"{V1}/me/totp/confirm", headers=headers, json={
+        "code": pyotp.TOTP(secret).at(s.clock.now)}), 200)
+    codes = confirmed["recovery_codes"]
+    assert len(codes) == 10
+    assert (await status(await client.get(f"{V1}/me/totp", headers=headers), 200))["enabled"]
+    await status(await client.post(f"{V1}/me/totp/enroll", headers=headers), 409)
+    return secret, codes
+
+
+async def _password_login(s: Server, name: str) -> Any:
+    s.client.session.cookie_jar.clear()
+    resp = await s.client.post(f"{V1}/auth/login", json={"username": name, "password": PASSWORD})
+    return await status(resp, 200)
+
+
+async def test_totp_login_replay_recovery_and_disable(server: Server) -> None:
+    s, client = server, server.client
+    _, alice = await add_user(s, "alice", Role.ADMIN)
+    secret, codes = await _enable_totp(s, alice)
+    # An API key may not change the second factor of its account.
+    user_id = (await status(await client.get(f"{V1}/auth/me", headers=alice), 200))["user"]["id"]
+    key, _ = await s.auth.apikeys.create(user_id, name="k", role_ceiling=Role.ADMIN)
+    await status(await client.post(f"{V1}/me/totp/disable", json={"code": codes[0]},
+                                   headers={"Authorization": f"Bearer {key}"}), 403)
+
+    assert await _password_login(s, "alice") == {"second_factor_required": True}
+    # The half-done login reaches nothing but the second step and logout.
+    for method, path in (("GET", "/containers"), ("GET", "/auth/me"), ("GET", "/me/totp"),
+                         ("POST", "/me/totp/enroll")):
+        err = await status(await client.request(method, V1 + path), 401)
+        assert err["error"]["code"] == "second_factor_required"
+    await status(await client.get(f"{V1}/health"), 200)  # public: as if anonymous
+    wrong = await status(await client.post(f"{V1}/auth/login/second-factor",
+                                           json={"code": "000000"}), 401)
+    assert wrong["error"]["code"] == "invalid_code"
+    await status(await client.post(f"{V1}/auth/login/second-factor", json={}), 400)
+
+    s.clock.now += timedelta(seconds=30)  # the confirming code's step is spent: a new step
+    code = pyotp.TOTP(secret).at(s.clock.now)
+    pending_cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))[COOKIE_NAME]
+    resp = await client.post(f"{V1}/auth/login/second-factor", json={"code": code})
+    done = await status(resp, 200)
+    assert done["user"]["username"] == "alice" and done["user"]["totp_enabled"] is True
+    assert done["enrollment_required"] is False and done["csrf_token"]
+    assert resp.cookies[COOKIE_NAME].value != pending_cookie.value  # a new session
+    await status(await client.get(f"{V1}/containers"), 200)
+    await status(await client.post(f"{V1}/auth/logout",
+                                   headers={"X-CSRF-Token": done["csrf_token"]}), 204)
+    # The old pending cookie died with the completed login.
+    await status(await client.get(f"{V1}/containers",
+                                  headers={"Cookie": f"{COOKIE_NAME}={pending_cookie.value}"}),
+                 401)
+
+    # Replay: the same code is refused, even within its step.
+    await _password_login(s, "alice")
+    await status(await client.post(f"{V1}/auth/login/second-factor", json={"code": code}), 401)
+    # A recovery code works, once.
+    await status(await client.post(f"{V1}/auth/login/second-factor",
+                                   json={"recovery_code": codes[0]}), 200)
+    await _password_login(s, "alice")
+    await status(await client.post(f"{V1}/auth/login/second-factor",
+                                   json={"recovery_code": codes[0]}), 401)
+    # Wrong codes slow down like passwords (4 free failures here, then a delay).
+    for _ in range(3):
+        await status(await client.post(f"{V1}/auth/login/second-factor",
+                                       json={"code": "000000"}), 401)
+    limited = await client.post(f"{V1}/auth/login/second-factor",
+                                json={"recovery_code": codes[1]})
+    await status(limited, 429)
+    assert int(limited.headers["Retry-After"]) >= 1
+    s.mono.now += 60
+    # A pending session lapses after 5 minutes.
+    s.clock.now += timedelta(minutes=6)
+    await status(await client.post(f"{V1}/auth/login/second-factor",
+                                   json={"recovery_code": codes[1]}), 401)
+    await _password_login(s, "alice")
+    done = await status(await client.post(f"{V1}/auth/login/second-factor",
+                                          json={"recovery_code": codes[1]}), 200)
+    csrf = {"X-CSRF-Token": done["csrf_token"]}
+
+    s.clock.now += timedelta(seconds=30)
+    await status(await client.post(f"{V1}/me/totp/disable", headers=csrf,
+                                   json={"code": pyotp.TOTP(secret).at(s.clock.now)}), 204)
+    login = await _password_login(s, "alice")
+    assert login["user"]["totp_enabled"] is False and "csrf_token" in login
+    audit = await status(await client.get(f"{V1}/audit", params={"limit": 500}), 200)
+    actions = [e["action"] for e in audit["items"]]
+    assert {"auth.totp.enable", "auth.totp.disable"} <= set(actions)
+    logins = [e["result"] for e in audit["items"] if e["action"] == "auth.login"]
+    assert logins.count("error") >= 6 and logins.count("ok") >= 4
+
+
+async def test_require_2fa_limits_sessions_until_enrolled(server: Server) -> None:
+    s, client = server, server.client
+    await s.auth.users.create("bob", PASSWORD, Role.OPERATOR)
+    settings = client.app[CORE].settings  # type: ignore[index]
+    assert settings is not None
+    await settings.update({"require_2fa": True})
+    try:
+        login = await _password_login(s, "bob")
+        assert login["enrollment_required"] is True
+        headers = {"X-CSRF-Token": login["csrf_token"]}
+        err = await status(await client.get(f"{V1}/containers"), 403)
+        assert err["error"]["code"] == "enrollment_required"
+        await status(await client.get(f"{V1}/me/sessions"), 403)
+        me = await status(await client.get(f"{V1}/auth/me"), 200)
+        assert me["enrollment_required"] is True
+        assert (await status(await client.get(f"{V1}/me/totp"), 200)) == {
+            "enabled": False, "required": True}
+        enrolled = await status(await client.post(f"{V1}/me/totp/enroll", headers=headers), 200)
+        await status(await client.post(f"{V1}/me/totp/confirm", headers=headers, json={
+            "code": pyotp.TOTP(enrolled["secret"]).at(s.clock.now)}), 200)
+        await status(await client.get(f"{V1}/containers"), 200)
+        me = await status(await client.get(f"{V1}/auth/me"), 200)
+        assert me["enrollment_required"] is False
+    finally:
+        await settings.update({"require_2fa": False})
+
+
+async def test_admin_resets_a_lost_second_factor(server: Server) -> None:
+    s, client = server, server.client
+    _, admin = await add_user(s, "root", Role.ADMIN)
+    bob_id, bob = await add_user(s, "bob", Role.VIEWER)
+    await _enable_totp(s, bob)
+    assert await _password_login(s, "bob") == {"second_factor_required": True}
+    client.session.cookie_jar.clear()
+    await status(await client.delete(f"{V1}/users/{bob_id}/totp", headers=bob), 403)
+    await status(await client.delete(f"{V1}/users/999999/totp", headers=admin), 404)
+    await status(await client.delete(f"{V1}/users/{bob_id}/totp", headers=admin), 204)
+    login = await _password_login(s, "bob")
+    assert login["user"]["username"] == "bob" and login["user"]["totp_enabled"] is False
+    client.session.cookie_jar.clear()
+    audit = await status(await client.get(f"{V1}/audit", headers=admin,
+                                          params={"action": "auth.totp.reset"}), 200)
+    assert [(e["target"], e["result"]) for e in audit["items"]] == [
+        (f"user/{bob_id}", "ok"), ("user/999999", "error")]

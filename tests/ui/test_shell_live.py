@@ -63,7 +63,7 @@ async def test_pages_load_without_csp_violations(tab: Tab) -> None:
 async def test_static_assets_are_versioned_precompressed_and_immutable(ui: TestClient) -> None:
     html = await (await ui.get("/containers")).text()
     urls = sorted(set(re.findall(r'(?:src|href)="(/static/[^"]+)"', html)))
-    assert len(urls) == 4 and all(VERSIONED.match(u) for u in urls), urls
+    assert len(urls) == 5 and all(VERSIONED.match(u) for u in urls), urls
     async with aiohttp.ClientSession(auto_decompress=False) as raw:
         for url in urls:
             full = str(ui.make_url(url))
@@ -124,6 +124,16 @@ async def test_settings_page_saves_and_shows_config_values_read_only(
     assert await note.inner_text() == "Set in config file."
     assert not await page.locator("#instance_name").is_disabled()
 
+    # A value out of range is refused with the field named, and nothing is saved.
+    before = ui.app[CORE].settings.current.session_idle_timeout_minutes  # type: ignore[union-attr]
+    await page.fill("#session_idle_timeout_minutes", "3")
+    await page.click("button[type=submit]")
+    await page.locator("#session_idle_timeout_minutes-error").wait_for()
+    assert "5 to 43200" in await page.locator("#session_idle_timeout_minutes-error").inner_text()
+    assert ui.app[CORE].settings.current.session_idle_timeout_minutes == before
+    assert await page.locator("#saved-notice").count() == 0
+
+    # Saved last: requiring 2FA confines this admin's session (no TOTP yet) to enrolling.
     await page.fill("#instance_name", "Attic lab")
     await page.fill("#session_idle_timeout_minutes", "60")
     await page.check("#require_2fa")
@@ -137,11 +147,4 @@ async def test_settings_page_saves_and_shows_config_values_read_only(
             current.metrics_retention_days, current.audit_retention_days) == (
         "Attic lab", 60, True, 30, 30)
 
-    # A value out of range is refused with the field named, and nothing is saved.
-    await page.fill("#session_idle_timeout_minutes", "3")
-    await page.click("button[type=submit]")
-    await page.locator("#session_idle_timeout_minutes-error").wait_for()
-    assert "5 to 43200" in await page.locator("#session_idle_timeout_minutes-error").inner_text()
-    assert ui.app[CORE].settings.current.session_idle_timeout_minutes == 60  # type: ignore[union-attr]
-    assert await page.locator("#saved-notice").count() == 0
     assert await tab.csp_violations() == []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chrontainer_server.ui.accounts import safe_next
 from chrontainer_server.ui.assets import Assets, accepts_gzip
 from chrontainer_server.ui.settings_form import parse_form
 
@@ -28,6 +29,31 @@ def test_assets_are_hashed_and_gzipped(tmp_path: Path) -> None:
     assert by_path["vendor/lib.js"].gzipped is None  # one byte does not shrink
     with pytest.raises(KeyError):
         assets.url("missing.js")
+
+
+def test_module_imports_point_at_versioned_urls(tmp_path: Path) -> None:
+    (tmp_path / "api.js").write_text("export const x = 1;\n")
+    (tmp_path / "page.js").write_text('import { x } from "./api.js";\nconsole.log(x);\n')
+    assets = Assets(tmp_path)
+    assets.load()
+    first = assets.url("page.js")
+    body = {a.path: a for a in assets}["page.js"].body.decode()
+    assert f'from "{assets.url("api.js")}"' in body and "./api.js" not in body
+    # The importer's URL changes with what it imports, so a browser never mixes versions.
+    (tmp_path / "api.js").write_text("export const x = 2;\n")
+    assets.load()
+    assert assets.url("page.js") != first
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("/hosts?x=1", "/hosts?x=1"), ("/", "/"), (None, "/containers"), ("", "/containers"),
+     ("//evil.example", "/containers"), ("/\\evil.example", "/containers"),
+     ("https://evil.example/", "/containers"), ("javascript:alert(1)", "/containers"),
+     ("/a\nb", "/containers")],
+)
+def test_safe_next_allows_same_site_paths_only(value: str | None, expected: str) -> None:
+    assert safe_next(value) == expected
 
 
 @pytest.mark.parametrize(

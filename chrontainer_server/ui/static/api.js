@@ -1,0 +1,80 @@
+// A small client of the JSON API for the account pages: sends the session's CSRF token on
+// changes and turns error bodies into exceptions with a readable message.
+
+const PREFIX = "/api/v1";
+
+/** An API error: `status`, `code` and the server's message. */
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]')?.content || "";
+}
+
+/**
+ * Call the API; resolves to the parsed JSON body (null for 204), rejects with an ApiError.
+ * A 429 carries `retryAfter` (seconds) from the Retry-After header.
+ */
+export async function api(method, path, body, token) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") {
+    headers["X-CSRF-Token"] = token || csrfToken();
+  }
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(PREFIX + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  if (response.status === 204) {
+    return null;
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = data?.error || {};
+    const failure = new ApiError(response.status, error.code || "error",
+      error.message || `request failed (${response.status})`, error.details);
+    failure.retryAfter = Number(response.headers.get("Retry-After")) || null;
+    throw failure;
+  }
+  return data;
+}
+
+/** Show `text` in the element `id` (a role=alert/status paragraph), or hide it when empty. */
+export function say(id, text) {
+  const element = document.getElementById(id);
+  if (!element) {
+    return;
+  }
+  element.textContent = text || "";
+  element.hidden = !text;
+}
+
+/** A form's fields as an object of strings. */
+export function fields(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+/** Build an element: el("td", {className: "mono"}, "text", child). */
+export function el(tag, props, ...children) {
+  const element = document.createElement(tag);
+  Object.assign(element, props || {});
+  for (const child of children) {
+    element.append(child instanceof Node ? child : String(child ?? ""));
+  }
+  return element;
+}
+
+/** A date-time from the API shown in the browser's locale. */
+export function when(value) {
+  return value ? new Date(value).toLocaleString() : "";
+}
