@@ -6,6 +6,7 @@ disabled (Conflict), so an installation cannot lock itself out of administration
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,6 +75,11 @@ class UserRepository:
         self._db = db
         self.passwords = passwords
         self._clock = clock
+        # "Is there another enabled admin?" and the write that depends on the answer must not
+        # interleave with a second such change, or two concurrent demotions could both see the
+        # other admin and leave none. One daemon owns the database (instance lock), so an
+        # in-process lock covers every request.
+        self._admin_changes = asyncio.Lock()
 
     async def count(self) -> int:
         """How many accounts exist (the first-start setup runs while there are none)."""
@@ -128,7 +134,7 @@ class UserRepository:
             NotFound: No such account.
             Conflict: The change would leave no enabled admin.
         """
-        async with self._db.session() as session:
+        async with self._admin_changes, self._db.session() as session:
             row = await self._row(session, user_id)
             new_role = role.value if role is not None else row.role
             new_disabled = disabled if disabled is not None else row.disabled
@@ -159,7 +165,7 @@ class UserRepository:
             NotFound: No such account.
             Conflict: It is the last enabled admin.
         """
-        async with self._db.session() as session:
+        async with self._admin_changes, self._db.session() as session:
             row = await self._row(session, user_id)
             if row.role == Role.ADMIN and not row.disabled:
                 await self._keep_an_admin(session, row.id)

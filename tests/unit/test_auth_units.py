@@ -106,3 +106,40 @@ def test_forwarded_headers_only_from_trusted_proxies() -> None:
     assert not is_https(request, ())
     outsider = make_mocked_request("GET", "/", headers=headers).clone(remote="8.8.8.8")
     assert client_ip(outsider, proxies) == "8.8.8.8" and not is_https(outsider, proxies)
+
+
+async def test_concurrent_demotions_never_leave_no_admin(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from chrontainer_core.errors import Conflict
+    from chrontainer_core.store import migrate
+    from chrontainer_core.store.db import Database
+    from chrontainer_server.auth.passwords import Passwords
+    from chrontainer_server.auth.users import UserRepository
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'u.db'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    db = Database(url)
+    try:
+        # Cheap hashing parameters: this test is about the admin guard, not argon2.
+        users = UserRepository(db, Passwords(memory_kib=8, time_cost=1))
+        check = UserRepository._keep_an_admin
+
+        async def slow_check(session, user_id):  # type: ignore[no-untyped-def]
+            # Widen the window between "another admin exists" and the write, so that two
+            # demotions would surely interleave without the guard.
+            await check(session, user_id)
+            await asyncio.sleep(0.1)
+
+        monkeypatch.setattr(UserRepository, "_keep_an_admin", staticmethod(slow_check))
+        a = await users.create("alice", "correct horse battery", Role.ADMIN)
+        b = await users.create("bob", "correct horse battery", Role.ADMIN)
+        results = await asyncio.gather(
+            users.update(a.id, role=Role.VIEWER), users.update(b.id, role=Role.VIEWER),
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, Conflict) for r in results) == 1
+        admins = [u for u in await users.list() if u.role == Role.ADMIN and not u.disabled]
+        assert len(admins) == 1
+    finally:
+        await db.close()
