@@ -452,6 +452,11 @@ async def _read_json(request: web.Request) -> Any:
     raw = await request.read()
     if not raw.strip():
         return {}
+    if request.content_type != JSON:
+        # A cross-site HTML form can post text/plain that happens to parse as JSON (login
+        # CSRF); browsers cannot send application/json cross-site without a CORS preflight,
+        # which this server never grants. So JSON bodies must say they are JSON.
+        raise InvalidInput("the body must be sent as application/json", field="body")
     try:
         return json.loads(raw)
     # ValueError covers malformed JSON and bad UTF-8; RecursionError absurdly deep nesting.

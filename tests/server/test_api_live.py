@@ -115,7 +115,8 @@ async def test_actions_over_http(api: TestClient, remote_engine: Engine) -> None
     assert err["code"] == "conflict"
     err = await error_of(await api.post(f"{url}/stop", json={"timeout": "soon"}), 400)
     assert err["details"]["field"] == "timeout"
-    err = await error_of(await api.post(f"{url}/stop", data=b"{not json"), 400)
+    err = await error_of(await api.post(f"{url}/stop", data=b"{not json",
+                                        headers={"Content-Type": "application/json"}), 400)
     assert err["code"] == "invalid_input"
     err = await error_of(await api.post(f"{url}/rename", json={}), 400)
     assert err["details"]["field"] == "name"

@@ -241,8 +241,19 @@ async def test_invalid_json(client: Client) -> None:
 
 
 async def test_invalid_utf8_is_invalid_json(client: Client) -> None:
-    response = await client.post("/api/v1/things/actions", data=b'{"action": "\xff"}')
+    response = await client.post("/api/v1/things/actions", data=b'{"action": "\xff"}',
+                                 headers={"Content-Type": "application/json"})
     assert (await error_of(response, 400))["message"] == "body is not valid JSON"
+
+
+async def test_json_body_must_say_it_is_json(client: Client) -> None:
+    # A cross-site form can post text/plain that parses as JSON; it must not be accepted.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = await client.post("/api/v1/things/actions",
+                                     data=b'{"action": "start", "targets": []}', headers=headers)
+        error = await error_of(response, 400)
+        assert error["details"]["field"] == "body" and "application/json" in error["message"]
 
 
 async def test_schema_error_names_the_field(client: Client) -> None:
