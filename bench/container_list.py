@@ -147,6 +147,21 @@ async def event_to_bus(data_dir: str, rounds: int) -> list[float]:
     return out
 
 
+async def bench_api_key(cfg: Path, env: dict[str, str]) -> str:
+    """An admin and an API key for the bench, made with the CLI as a user would."""
+    base = [sys.executable, "-m", "chrontainer_server", "--config", str(cfg)]
+    user = await asyncio.create_subprocess_exec(
+        *base, "user", "add", "bench", "--role", "admin", "--password-stdin", env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    await user.communicate(b"bench-password-long-enough\n")
+    proc = await asyncio.create_subprocess_exec(
+        *base, "apikey", "create", "--user", "bench", "--name", "bench", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return next(w for w in out.decode().split() if w.startswith("chr_"))
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-host", type=int, default=100)
@@ -168,12 +183,13 @@ async def main() -> None:
         sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "migrate", env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     await migrate.wait()
+    key = await bench_api_key(cfg, env)
     t0 = time.perf_counter()
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "serve", env=env)
     api = f"http://127.0.0.1:{args.port}/api/v1"
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
             expected = 2 * args.per_host
             while True:
                 try:
