@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Final
 
 import pyotp
-import segno
 from sqlalchemy import delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -120,6 +119,10 @@ def new_recovery_codes(count: int = RECOVERY_CODE_COUNT) -> list[str]:
 def _qr_svg(uri: str) -> str:
     buffer = io.BytesIO()
     # Made here, not by a QR web service: the URI holds the secret.
+    # Imported here: QR codes are drawn only while someone enrolls, and segno costs the
+    # daemon several MiB of resident memory if loaded at start (DESIGN §6 memory budget).
+    import segno
+
     segno.make(uri, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False)
     return buffer.getvalue().decode("utf-8")
 
