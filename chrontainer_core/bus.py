@@ -8,12 +8,12 @@ subscriber is expected to resync from the cache (DESIGN §1).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
-from .models import Container, HostState
+from .models import Container, ContainerMetrics, DockerEvent, HostState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +42,46 @@ class HostChanged(Event):
 
     topic: ClassVar[str] = "host.changed"
     host: HostState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerRenamed(Event):
+    """A container's key changed by a rename (through Chrontainer or the docker CLI).
+
+    Whatever refers to the old key (tags, web-UI links, later schedules) moves to the new one.
+    """
+
+    topic: ClassVar[str] = "container.renamed"
+    host: str
+    id: str
+    old_key: str
+    new_key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerMetaChanged(Event):
+    """A container key's tags or web-UI link changed."""
+
+    topic: ClassVar[str] = "container.meta"
+    host: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockerEventSeen(Event):
+    """An engine event of a container, image, volume or network (for the events feed)."""
+
+    topic: ClassVar[str] = "docker.event"
+    event: DockerEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsSampled(Event):
+    """The sampler finished a round on one host: the latest metrics by container id."""
+
+    topic: ClassVar[str] = "metrics.sampled"
+    host: str
+    metrics: Mapping[str, ContainerMetrics]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

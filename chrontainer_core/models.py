@@ -346,3 +346,54 @@ class HostDetails:
     host: HostState
     info: HostInfo
     disk_usage: DiskUsage
+
+
+# --- Docker events, tags and web-UI links -------------------------------------------------------
+
+
+class DockerObjectType(enum.StrEnum):
+    """The kinds of engine events the events page shows and keeps."""
+
+    CONTAINER = "container"
+    IMAGE = "image"
+    VOLUME = "volume"
+    NETWORK = "network"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockerEvent:
+    """One engine event as the events page, its API and its SSE feed show it.
+
+    ``id`` is the stored row's id (None until the event log wrote it). ``name`` is what a person
+    recognises: the container's name, the image reference, the volume or network name.
+    ``attributes`` keeps the few engine attributes worth showing (exitCode, signal, image, ...),
+    never a container's labels.
+    """
+
+    id: int | None = None
+    time: datetime
+    host: str
+    type: DockerObjectType
+    action: str
+    object_id: str
+    name: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tag:
+    """A user's tag: unique name, #rrggbb colour."""
+
+    id: int
+    name: str
+    colour: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContainerMeta:
+    """What users attached to a container key: its tags and its web-UI link."""
+
+    host: str
+    key: str
+    tags: tuple[Tag, ...] = ()
+    web_url: str | None = None

@@ -69,6 +69,7 @@ class Settings:
     require_2fa: bool = False
     audit_retention_days: int = 90
     metrics_retention_days: int = 7
+    events_keep: int = 10_000
 
 
 SETTING_KEYS: Final = tuple(f.name for f in dataclasses.fields(Settings))
@@ -126,6 +127,7 @@ VALIDATORS: Final[Mapping[str, Callable[[Any], Any]]] = {
         vol.In(METRICS_RETENTION_CHOICES,
                msg="must be one of " + ", ".join(map(str, METRICS_RETENTION_CHOICES))),
     ),
+    "events_keep": _int_range(100, 1_000_000, "events"),
 }
 
 _DESCRIPTIONS: Final = {
@@ -134,6 +136,7 @@ _DESCRIPTIONS: Final = {
     "require_2fa": "every user must set up two-factor authentication",
     "audit_retention_days": "days audit entries are kept (1 to 3650)",
     "metrics_retention_days": "days of metrics history kept: 1, 7, 30 or 90",
+    "events_keep": "how many Docker events the events page keeps (100 to 1000000)",
 }
 
 # The keys under ``settings:`` in the config file (the loader forbids extra keys).

@@ -11,7 +11,19 @@ from chrontainer_core import Chrontainer
 from chrontainer_core.config import Config
 
 from . import ui
-from .api import apikeys, auth, containers, health, hosts, openapi, settings, totp, users
+from .api import (
+    apikeys,
+    auth,
+    containers,
+    events,
+    health,
+    hosts,
+    openapi,
+    settings,
+    tags,
+    totp,
+    users,
+)
 from .api.context import CORE
 from .auth.middleware import auth_middleware
 from .auth.principal import TRUSTED_PROXIES
@@ -36,8 +48,8 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     runtime = app[CORE] = core if core is not None else Chrontainer.from_config(config)
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
-    for module in (health, auth, totp, users, apikeys, hosts, containers, settings,
-                   openapi):
+    for module in (health, auth, totp, users, apikeys, hosts, containers, tags, events,
+                   settings, openapi):
         module.routes.register(app)
     ui.setup(app)
     app.cleanup_ctx.append(_core_lifecycle)

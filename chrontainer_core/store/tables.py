@@ -30,10 +30,14 @@ __all__ = [
     "AuditRow",
     "Base",
     "ChangeCounterRow",
+    "ContainerLinkRow",
+    "ContainerTagRow",
+    "DockerEventRow",
     "HostRow",
     "RecoveryCodeRow",
     "SessionRow",
     "SettingRow",
+    "TagRow",
     "UTCDateTime",
     "UserRow",
     "utc_now",
@@ -215,4 +219,57 @@ class SettingRow(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- Docker events, tags and web-UI links (containers are referred to by host + key, §3a) ---
+
+
+class DockerEventRow(Base):
+    """One engine event (container, image, volume or network) kept for the events page."""
+
+    __tablename__ = "docker_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    host: Mapped[str] = mapped_column(String(63), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    # JSON object of the few engine attributes worth showing (exitCode, signal, image, ...).
+    attributes: Mapped[str] = mapped_column(Text)
+
+
+class TagRow(Base):
+    """A tag users attach to containers: a unique name and a #rrggbb colour."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    colour: Mapped[str] = mapped_column(String(7))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ContainerTagRow(Base):
+    """A tag attached to a container by host slug + container key (survives recreation)."""
+
+    __tablename__ = "container_tags"
+
+    host: Mapped[str] = mapped_column(String(63), primary_key=True)
+    container_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ContainerLinkRow(Base):
+    """A container's web-UI link (http or https), by host slug + container key."""
+
+    __tablename__ = "container_links"
+
+    host: Mapped[str] = mapped_column(String(63), primary_key=True)
+    container_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

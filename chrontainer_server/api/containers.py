@@ -28,10 +28,9 @@ from chrontainer_core.errors import ChrontainerError
 from chrontainer_core.serialize import to_jsonable
 from chrontainer_core.validate import Slug
 from chrontainer_server.auth.errors import Forbidden
-from chrontainer_server.auth.principal import principal_of
-from chrontainer_server.auth.roles import Role
 
 from .context import actor, core, scope
+from .redact import hides_env_values, redact_container, redact_inspect
 from .spec import (
     JSON,
     NDJSON,
@@ -145,6 +144,8 @@ async def _listing(request: web.Request, flt: ContainerFilter) -> web.StreamResp
         items = [doc for c, doc in zip(listing.items, items, strict=True)
                  if key_scope.allows_container(c.host, c.key)]
         hosts = {slug: st for slug, st in hosts.items() if key_scope.allows_host(slug)}
+    if hides_env_values(request):
+        items = [redact_container(doc) for doc in items]
     return jsonable_response(
         {"items": items, "total": len(items), "hosts": to_jsonable(hosts)}
     )
@@ -205,7 +206,8 @@ async def get_container(request: web.Request) -> web.StreamResponse:
     """
     service = core(request).containers
     c = await service.get(*_host_ref(request))
-    return jsonable_response({**to_jsonable(c), "metrics": to_jsonable(service.latest_metrics(c))})
+    doc = {**to_jsonable(c), "metrics": to_jsonable(service.latest_metrics(c))}
+    return jsonable_response(redact_container(doc) if hides_env_values(request) else doc)
 
 
 @routes.get(ONE + "/inspect", response={"type": "object"}, errors=(404, 409, 502))
@@ -216,12 +218,7 @@ async def inspect_container(request: web.Request) -> web.StreamResponse:
     hold passwords and tokens.
     """
     document = await core(request).containers.inspect(*_host_ref(request))
-    principal = principal_of(request)
-    if principal is not None and principal.role is Role.VIEWER:
-        config = document.get("Config")
-        if isinstance(config, dict) and isinstance(config.get("Env"), list):
-            config["Env"] = [str(e).split("=", 1)[0] + "=" for e in config["Env"]]
-    return jsonable_response(document)
+    return jsonable_response(redact_inspect(document) if hides_env_values(request) else document)
 
 
 def _declare_action(action: ContainerAction) -> None:

@@ -121,6 +121,17 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", _C + "/top"): V,
     **{("POST", f"{_C}/{action}"): OP
        for action in ("start", "stop", "restart", "pause", "unpause", "kill", "rename", "remove")},
+    ("GET", _C + "/logs/download"): V,
+    # tags and web-UI links: container metadata, managed by those who manage containers
+    ("GET", V1 + "/tags"): V,
+    ("POST", V1 + "/tags"): OP,
+    ("PATCH", V1 + "/tags/{id}"): OP,
+    ("DELETE", V1 + "/tags/{id}"): OP,
+    ("PUT", _C + "/tags"): OP,
+    ("PUT", _C + "/link"): OP,
+    # Docker events: the persisted feed, and the browser's one live stream (SSE)
+    ("GET", V1 + "/events"): V,
+    ("GET", V1 + "/events/stream"): V,
     # settings
     ("GET", V1 + "/settings"): A,
     ("PATCH", V1 + "/settings"): A,
@@ -128,6 +139,16 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/"): V,
     ("GET", "/containers"): V,
     ("GET", "/hosts"): V,
+    ("GET", "/events"): V,
+    ("GET", "/tags.css"): V,
+    ("GET", "/containers/{host}/{ref}/logs"): V,
+    ("GET", "/containers/{host}/{ref}/inspect"): V,
+    ("GET", "/containers/{host}/{ref}/top"): V,
+    # server-rendered fragments the pages fetch (a row after a change, details on expand)
+    ("GET", "/fragments/containers/{host}/{ref}/row"): V,
+    ("GET", "/fragments/containers/{host}/{ref}/details"): V,
+    ("GET", "/fragments/hosts/{host}/row"): V,
+    ("GET", "/fragments/hosts/{host}/info"): V,
     ("GET", "/settings"): A,
     ("POST", "/settings"): A,
     ("GET", "/login"): PUBLIC,

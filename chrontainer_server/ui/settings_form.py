@@ -57,6 +57,9 @@ SECTIONS: tuple[Section, ...] = (
         FormField(key="metrics_retention_days", label="Metrics history retention",
                   kind="select", choices=METRICS_RETENTION_CHOICES, unit="days",
                   help="How long container metrics history is kept."),
+        FormField(key="events_keep", label="Docker events kept", kind="number",
+                  minimum=100, maximum=1_000_000, unit="events",
+                  help="How many of the latest Docker events the events page keeps."),
     )),
 )
 

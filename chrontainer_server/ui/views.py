@@ -5,16 +5,18 @@ server-side and work without JavaScript; scripts only enhance. The Content-Secur
 (``middlewares.py``) allows no inline script or style, so templates never contain ``<script>``
 bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` modules.
 
-Routes (see :func:`setup`): ``/`` (redirects), ``/containers``, ``/hosts``, ``/settings``
-(GET and POST), the account pages of :mod:`.accounts` (``/login``, ``/setup``, ``/profile``,
-``/users``, ``/audit``) and ``/static/...``.
+Routes (see :func:`setup`): ``/`` (redirects), ``/settings`` (GET and POST), the containers
+dashboard of :mod:`.dashboard`, the container pages (logs, inspect, processes) of
+:mod:`.container_pages`, the hosts and events pages of :mod:`.hosts_events`, the account pages
+of :mod:`.accounts` (``/login``, ``/setup``, ``/profile``, ``/users``, ``/audit``) and
+``/static/...``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Final
 
@@ -23,51 +25,16 @@ from aiohttp import web
 
 from chrontainer_core.errors import Conflict, InvalidInput
 
-from ..api.context import actor, core
+from ..api.context import actor
 from ..api.settings import service as settings_service
-from ..auth.principal import principal_of
-from ..auth.roles import Role
-from . import accounts
+from . import accounts, container_pages, dashboard, hosts_events
 from .assets import STATIC_PREFIX, Assets
+from .rendering import UI_STATE, UiState, render
 from .settings_form import SECTIONS, parse_form
 
-__all__ = ["NAV", "NavItem", "UiState", "setup"]
+__all__ = ["setup"]
 
 _HERE: Final = Path(__file__).parent
-HTML: Final = "text/html"
-
-
-@dataclass(frozen=True, slots=True)
-class NavItem:
-    """A top navigation entry; a section appears here once its feature exists.
-
-    ``role`` mirrors the page's entry in ``ROUTE_ROLES``: a link the user could only follow
-    to a 403 is not shown.
-    """
-
-    href: str
-    label: str
-    role: Role = Role.VIEWER
-
-
-NAV: Final = (
-    NavItem("/containers", "Containers"),
-    NavItem("/hosts", "Hosts"),
-    NavItem("/settings", "Settings", Role.ADMIN),
-    NavItem("/users", "Users", Role.ADMIN),
-    NavItem("/audit", "Audit", Role.ADMIN),
-)
-
-
-@dataclass(slots=True)
-class UiState:
-    """The template environment and static files of one application."""
-
-    env: jinja2.Environment
-    assets: Assets
-
-
-UI_STATE: Final = web.AppKey("chrontainer_ui", UiState)
 
 
 def setup(app: web.Application) -> None:
@@ -84,10 +51,11 @@ def setup(app: web.Application) -> None:
     app[UI_STATE] = UiState(env=env, assets=assets)
     app.cleanup_ctx.append(_load)
     app.router.add_get("/", index)
-    app.router.add_get("/containers", containers_page)
-    app.router.add_get("/hosts", hosts_page)
     app.router.add_get("/settings", settings_page)
     app.router.add_post("/settings", save_settings)
+    dashboard.setup(app)
+    container_pages.setup(app)
+    hosts_events.setup(app)
     accounts.setup(app, render)
     app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
 
@@ -109,49 +77,9 @@ async def _static(request: web.Request) -> web.StreamResponse:
     return request.app[UI_STATE].assets.handler(request)
 
 
-def render(
-    request: web.Request, template: str, context: Mapping[str, Any], *, status: int = 200
-) -> web.Response:
-    """Render ``template`` into a compressed HTML response.
-
-    The base context gives every page the instance name, the navigation and, for a session,
-    its CSRF token, which forms send in the ``X-CSRF-Token`` header (through htmx). Anonymous
-    pages (login, setup) get no navigation.
-    """
-    settings = core(request).settings
-    principal = principal_of(request)
-    session = principal.session if principal is not None else None
-    nav = [item for item in NAV if principal is not None and principal.role.allows(item.role)]
-    page = {
-        "instance_name": settings.current.instance_name if settings else "Chrontainer",
-        "nav": nav,
-        "path": request.path,
-        "username": principal.username if principal is not None else None,
-        "csrf_token": session.csrf_token if session is not None else None,
-        **context,
-    }
-    text = request.app[UI_STATE].env.get_template(template).render(page)
-    response = web.Response(text=text, status=status, content_type=HTML)
-    response.enable_compression()  # gzip/deflate when the client accepts it
-    return response
-
-
 async def index(request: web.Request) -> web.StreamResponse:
     """``/``: the containers page is the home page."""
     raise web.HTTPFound("/containers")
-
-
-async def containers_page(request: web.Request) -> web.StreamResponse:
-    """Every container of every host, from the core's cache."""
-    listing = await core(request).containers.list()
-    items = sorted(listing.items, key=lambda c: (c.host, c.name.lower()))
-    offline = [h for h in listing.hosts.values() if h.status.value != "online"]
-    return render(request, "containers.html", {"containers": items, "offline_hosts": offline})
-
-
-async def hosts_page(request: web.Request) -> web.StreamResponse:
-    """Every Docker host with its status."""
-    return render(request, "hosts.html", {"hosts": core(request).hosts.states()})
 
 
 async def settings_page(request: web.Request) -> web.StreamResponse:

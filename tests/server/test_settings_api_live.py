@@ -38,6 +38,7 @@ async def test_get_and_patch(api: TestClient) -> None:
     assert body["values"] == {
         "instance_name": "Chrontainer", "session_idle_timeout_minutes": 720,
         "require_2fa": False, "audit_retention_days": 90, "metrics_retention_days": 7,
+        "events_keep": 10_000,
     }
     assert body["read_only"] == []
     props = body["schema"]["properties"]

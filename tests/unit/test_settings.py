@@ -32,9 +32,10 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 def test_defaults() -> None:
     s = Settings()
     assert (s.instance_name, s.session_idle_timeout_minutes, s.require_2fa,
-            s.audit_retention_days, s.metrics_retention_days) == ("Chrontainer", 720, False, 90, 7)
+            s.audit_retention_days, s.metrics_retention_days, s.events_keep) == (
+                "Chrontainer", 720, False, 90, 7, 10_000)
     assert SETTING_KEYS == ("instance_name", "session_idle_timeout_minutes", "require_2fa",
-                            "audit_retention_days", "metrics_retention_days")
+                            "audit_retention_days", "metrics_retention_days", "events_keep")
 
 
 @pytest.mark.parametrize(

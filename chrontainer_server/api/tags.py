@@ -1,0 +1,7 @@
+"""Tags: see issue 5 (being built)."""
+
+from __future__ import annotations
+
+from .spec import ApiRoutes
+
+routes = ApiRoutes(tag="tags")
