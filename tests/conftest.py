@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -23,12 +24,19 @@ def remote_engine() -> Engine:
 
 @pytest.fixture(scope="session", autouse=False)
 async def clean_engines(local_engine: Engine, remote_engine: Engine) -> AsyncIterator[None]:
-    """Sweep labelled leftovers before the live tests and after them."""
+    """Sweep labelled leftovers before the live tests and after them.
+
+    ``CHRONTAINER_TEST_NO_SWEEP=1`` skips both sweeps: for developers running several test
+    sessions side by side, which would otherwise remove each other's containers.
+    """
+    keep = os.environ.get("CHRONTAINER_TEST_NO_SWEEP") == "1"
     for e in (local_engine, remote_engine):
-        await sweep(e)
+        if not keep:
+            await sweep(e)
     yield
     for e in (local_engine, remote_engine):
-        await sweep(e)
+        if not keep:
+            await sweep(e)
 
 
 @pytest.fixture
