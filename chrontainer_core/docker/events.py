@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ..bus import Bus, ContainerChanged, HostChanged
+from ..bus import Bus, ContainerChanged, ContainerRenamed, HostChanged
 from ..errors import ChrontainerError, NotFound
 from ..identity import rekey
 from ..models import Container, EngineVersion, HostState, HostStatus
@@ -214,6 +214,12 @@ class HostWatcher:
 
     def _store(self, changed: list[Container], action: str) -> None:
         for c in changed:
+            old = self._containers.get(c.id)
+            # A new name (seen through any event: a burst may fold "rename" into a later
+            # action) moves whatever refers to the old key. Replica renumbering is not a rename.
+            if old is not None and old.name != c.name and old.key != c.key:
+                self._bus.publish(ContainerRenamed(host=self.slug, id=c.id, old_key=old.key,
+                                                   new_key=c.key))
             self._containers[c.id] = c
             self._json[c.id] = to_jsonable(c)
             self._bus.publish(

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from chrontainer_core import Chrontainer, ContainerChanged, ContainerState, HostSpec, HostStatus
+from chrontainer_core.bus import ContainerRenamed
 from chrontainer_core.config import Config
 from chrontainer_core.store.hosts import HostRepository
 
@@ -42,7 +43,7 @@ async def test_cache_converges_on_cli_changes(
     daemon: Chrontainer, local_engine: Engine, remote_engine: Engine, which: str
 ) -> None:
     engine = local_engine if which == "local" else remote_engine
-    with daemon.bus.subscribe(["container.changed"]) as sub:
+    with daemon.bus.subscribe(["container.changed", "container.renamed"]) as sub:
         cid, name = await run_container(engine)
         await wait_for(lambda: cached(daemon, which).get(name) == "running", what="create")
         await docker(engine, "stop", "-t", "0", name)
@@ -53,12 +54,16 @@ async def test_cache_converges_on_cli_changes(
         await docker(engine, "rm", name + "-x")
         await wait_for(lambda: name + "-x" not in cached(daemon, which), what="rm")
         assert cached(daemon, which) == await engine_view(engine)
-        seen = []
+        seen, renames = [], []
         while not sub._queue.empty():
             ev = sub._queue.get_nowait()
             if isinstance(ev, ContainerChanged) and ev.id == cid:
                 seen.append(ev.container.state.value if ev.container else "removed")
+            if isinstance(ev, ContainerRenamed) and ev.id == cid:
+                renames.append((ev.host, ev.old_key, ev.new_key))
         assert seen[0] == "running" and seen[-1] == "removed" and "exited" in seen
+        # The CLI rename moves whatever refers to the container's key (tags, links, ...).
+        assert renames == [(which, name, name + "-x")]
 
 
 async def test_healthcheck_exec_noise_does_not_reinspect(
