@@ -9,7 +9,7 @@ Example::
 """
 
 from .actor import Actor, ActorKind
-from .bus import Bus, ContainerChanged, Event, HostChanged, Lagged
+from .bus import Bus, ContainerChanged, DockerEventSeen, Event, HostChanged, Lagged, MetricsSampled
 from .containers import ContainerFilter, ContainerListing, ContainerService
 from .errors import (
     AmbiguousRef,
@@ -25,15 +25,19 @@ from .errors import (
     PermissionDenied,
     SecretUnavailable,
 )
+from .eventlog import EventFilter, EventLog
 from .models import (
     ActionResult,
     BulkItemResult,
     BulkTarget,
     Container,
     ContainerAction,
+    ContainerMeta,
     ContainerMetrics,
     ContainerState,
     ContainerStats,
+    DockerEvent,
+    DockerObjectType,
     Health,
     HostSpec,
     HostState,
@@ -42,8 +46,10 @@ from .models import (
     LogRecord,
     LogStream,
     ProcessList,
+    Tag,
 )
 from .runtime import Chrontainer
+from .tags import TagService
 
 __all__ = [
     "ActionResult",
@@ -63,12 +69,18 @@ __all__ = [
     "ContainerChanged",
     "ContainerFilter",
     "ContainerListing",
+    "ContainerMeta",
     "ContainerMetrics",
     "ContainerService",
     "ContainerState",
     "ContainerStats",
+    "DockerEvent",
+    "DockerEventSeen",
+    "DockerObjectType",
     "EngineError",
     "Event",
+    "EventFilter",
+    "EventLog",
     "Health",
     "HostChanged",
     "HostSpec",
@@ -81,8 +93,11 @@ __all__ = [
     "Lagged",
     "LogRecord",
     "LogStream",
+    "MetricsSampled",
     "NotFound",
     "PermissionDenied",
     "ProcessList",
     "SecretUnavailable",
+    "Tag",
+    "TagService",
 ]

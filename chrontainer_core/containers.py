@@ -13,7 +13,7 @@ import builtins
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .actor import Actor
 from .audit import AuditTrail
@@ -33,6 +33,7 @@ from .models import (
     LogRecord,
     ProcessList,
 )
+from .serialize import to_jsonable
 
 if TYPE_CHECKING:
     from .metrics.sampler import MetricsSampler
@@ -46,15 +47,34 @@ _SIGNAL = re.compile(r"^(SIG)?[A-Z0-9+-]{1,16}$|^[0-9]{1,2}$")
 STOPPED = frozenset({ContainerState.EXITED, ContainerState.CREATED, ContainerState.DEAD})
 
 
+class ContainerMetaLookup(Protocol):
+    """What the container list asks of the tag service (``ch.tags``; daemon mode only)."""
+
+    def meta_json(self, host: str, key: str) -> tuple[list[dict[str, Any]], str | None]:
+        """``(tags JSON, web_url)`` of a container key; shared, never mutated."""
+        ...
+
+    def keys_tagged(self, name: str) -> frozenset[tuple[str, str]]:
+        """The ``(host, key)`` pairs carrying the tag named ``name`` (case-insensitive)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerFilter:
-    """List filters; ``name`` is a case-insensitive substring, the rest exact."""
+    """List filters; ``name`` is a case-insensitive substring, the rest exact.
+
+    ``tag`` (a tag name, case-insensitive) is not part of :meth:`matches`: tags are no property
+    of a container but of its key, held by the tag service, so :meth:`ContainerService.list`
+    resolves the name to the set of tagged keys once per list and tests membership per item.
+    Without a tag service (library mode) a tag filter matches nothing.
+    """
 
     host: str | None = None
     state: ContainerState | None = None
     name: str | None = None
     label: str | None = None  # "key" or "key=value"
     project: str | None = None
+    tag: str | None = None
 
     def matches(self, c: Container) -> bool:
         if self.host is not None and c.host != self.host:
@@ -78,7 +98,10 @@ class ContainerListing:
 
     ``metrics[i]`` holds the latest sampled metrics of ``items[i]`` (None when it is not
     running, not sampled yet, or in library mode, which runs no sampler); ``items_json[i]``
-    is the JSON form of both, the metrics under the ``"metrics"`` key.
+    is the JSON form of both, the metrics under the ``"metrics"`` key, plus the key's
+    ``"tags"`` (sorted by name) and ``"web_url"`` (``[]`` and ``None`` in library mode, which
+    keeps no tags, so the form is the same in both modes). Nested values are shared with the
+    caches: copy before changing anything.
     """
 
     items: list[Container]
@@ -143,11 +166,13 @@ class ContainerService:
     """Everything about containers, across all hosts."""
 
     def __init__(
-        self, hosts: HostManager, audit: AuditTrail, *, metrics: MetricsSampler | None = None
+        self, hosts: HostManager, audit: AuditTrail, *, metrics: MetricsSampler | None = None,
+        meta: ContainerMetaLookup | None = None,
     ) -> None:
         self._hosts = hosts
         self._audit = audit
         self._metrics = metrics
+        self._meta = meta
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- reading --------------------------------------------------------------------------------
@@ -165,22 +190,36 @@ class ContainerService:
         items: list[Container] = []
         items_json: list[dict[str, Any]] = []
         metrics: list[ContainerMetrics | None] = []
+        tagged = None
+        if flt.tag is not None:
+            tagged = self._meta.keys_tagged(flt.tag) if self._meta else frozenset()
         for w in watchers:
             latest = self._metrics.host_metrics(w.slug) if self._metrics else {}
             latest_json = self._metrics.host_json(w.slug) if self._metrics else {}
             for c, doc in zip(w.containers(), w.container_json(), strict=True):
-                if flt.matches(c):
+                if flt.matches(c) and (tagged is None or (c.host, c.key) in tagged):
                     # The cache learns of a pause or stop before the sampler's next round does.
                     running = c.state is ContainerState.RUNNING
                     items.append(c)
                     metrics.append(latest.get(c.id) if running else None)
-                    # A shallow merge: both JSON forms are prebuilt, neither is re-serialized.
+                    # A shallow merge: every JSON form is prebuilt, none is re-serialized.
                     m_json = latest_json.get(c.id) if running else None
-                    items_json.append({**doc, "metrics": m_json})
+                    items_json.append(self._merge(c, doc, m_json))
         return ContainerListing(
             items=items, items_json=items_json, hosts={w.slug: w.state() for w in watchers},
             metrics=metrics,
         )
+
+    def item_json(self, c: Container) -> dict[str, Any]:
+        """One container's JSON form as a list item has it (metrics, tags, web_url)."""
+        m = self.latest_metrics(c)
+        return self._merge(c, to_jsonable(c), None if m is None else to_jsonable(m))
+
+    def _merge(
+        self, c: Container, doc: dict[str, Any], metrics: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        tags, web_url = self._meta.meta_json(c.host, c.key) if self._meta else ([], None)
+        return {**doc, "metrics": metrics, "tags": tags, "web_url": web_url}
 
     def latest_metrics(self, c: Container) -> ContainerMetrics | None:
         """The latest sampled metrics of a container, or None.

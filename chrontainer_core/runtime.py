@@ -6,7 +6,8 @@ Two ways to get one:
   hosts with a live watcher per host, following host changes made by the CLI, and the metrics
   sampler (``ch.metrics``) keeping the latest stats of every running container, and the
   user-editable settings (``ch.settings``), and the daily audit retention job
-  (``ch.retention``).
+  (``ch.retention``), and container tags and web-UI links (``ch.tags``), and the persisted
+  Docker events feed (``ch.events``).
 * :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
   no background tasks (so a script never fires schedules a second time); lists read the engines
   on demand.
@@ -26,6 +27,7 @@ from .audit import AuditTrail, DbAuditTrail, LogAuditTrail
 from .bus import Bus
 from .config import Config
 from .containers import ContainerService
+from .eventlog import EventLog
 from .hostinfo import DEFAULT_DISK_USAGE_TTL, HostInfoService
 from .hosts import HostManager
 from .metrics.sampler import MetricsSampler
@@ -35,6 +37,7 @@ from .secrets import SecretBox
 from .settings import SettingsService
 from .store.db import Database
 from .store.hosts import HostRepository
+from .tags import TagService
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +75,24 @@ class Chrontainer:
         self.metrics: MetricsSampler | None = None
         self.settings: SettingsService | None = None
         self.retention: AuditRetention | None = None
+        self.events: EventLog | None = None
         if config is not None and db is not None:
             settings = self.settings = SettingsService(db, audit=audit,
                                                        file_overrides=config.settings)
             self.retention = AuditRetention(
                 audit, lambda: settings.current.audit_retention_days)
+            self.events = EventLog(db, bus, lambda: settings.current.events_keep)
         if config is not None:
             self.metrics = MetricsSampler(
-                hosts, interval=config.metrics_interval, concurrency=config.metrics_concurrency
+                hosts, bus=bus, interval=config.metrics_interval,
+                concurrency=config.metrics_concurrency,
             )
-        self.containers = ContainerService(hosts, audit, metrics=self.metrics)
+        # Tags and web-UI links by container key; the container list reads them (daemon only).
+        self.tags: TagService | None = None
+        if config is not None and db is not None:
+            self.tags = TagService(db, audit=audit, bus=bus,
+                                   resolve=lambda host, ref: self.containers.get(host, ref))
+        self.containers = ContainerService(hosts, audit, metrics=self.metrics, meta=self.tags)
         self.host_info = HostInfoService(
             hosts, ttl=config.disk_usage_ttl if config else DEFAULT_DISK_USAGE_TTL
         )
@@ -141,6 +152,11 @@ class Chrontainer:
             await self.secrets.ready()
         if self.settings is not None:
             await self.settings.load()
+        if self.tags is not None:
+            await self.tags.load()
+            self.tags.start()  # before the watchers start: no rename goes unheard
+        if self.events is not None:
+            self.events.start()  # before the watchers start, too: no event goes unrecorded
         await self.hosts.load()
         repo = HostRepository(self.db, secrets=self.secrets) if self.db is not None else None
         assert repo is not None
@@ -163,13 +179,18 @@ class Chrontainer:
             self.retention.start()
 
     async def stop(self) -> None:
-        """Stop in order: retention job, metrics sampler, host watchers and connections, then
-        the database."""
+        """Stop in order: retention job, tags' rename follower, metrics sampler, host watchers
+        and connections, the events log (flushing what the watchers sent last), then the
+        database."""
         if self.retention is not None:
             await self.retention.stop()  # it writes to the database: stop it before closing
+        if self.tags is not None:
+            await self.tags.stop()  # it writes too (renames)
         if self.metrics is not None:
             await self.metrics.stop()
         await self.hosts.close()
+        if self.events is not None:
+            await self.events.stop()  # it writes to the database: stop it before closing
         if self.db is not None:
             await self.db.close()
         self._started = False

@@ -51,6 +51,7 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     for module in (health, auth, totp, users, apikeys, hosts, containers, tags, events,
                    settings, openapi):
         module.routes.register(app)
+    events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)
     app.cleanup_ctx.append(_core_lifecycle)
     app.cleanup_ctx.append(_setup_link(f"http://{config.bind_host}:{config.port}"))

@@ -6,6 +6,12 @@ change. It re-inspects a container only on lifecycle events, ignores ``exec_*`` 
 healthchecks, and coalesces bursts. After every (re)connect it re-syncs the whole host. It
 supervises itself: an engine failure marks the host offline (logged once), the cached
 containers become ``stale``, and it reconnects with backoff until the engine answers again.
+
+It also feeds the events page: every engine event of a container, image, volume or network
+(minus the noise: healthchecks alone emit ``exec_*`` every interval) becomes a
+:class:`~chrontainer_core.models.DockerEvent` published as ``DockerEventSeen``. A reconnect asks
+for events since just before its resync, so some are replayed; the newest ``time_nano`` seen
+decides which were published already, so none is published twice.
 """
 
 from __future__ import annotations
@@ -15,13 +21,20 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
-from ..bus import Bus, ContainerChanged, ContainerRenamed, HostChanged
+from ..bus import Bus, ContainerChanged, ContainerRenamed, DockerEventSeen, HostChanged
 from ..errors import ChrontainerError, NotFound
 from ..identity import rekey
-from ..models import Container, EngineVersion, HostState, HostStatus
+from ..models import (
+    Container,
+    DockerEvent,
+    DockerObjectType,
+    EngineVersion,
+    HostState,
+    HostStatus,
+)
 from ..serialize import to_jsonable
 from ..tasks import cancel_and_wait
 from .host import DockerHost, EngineEvent
@@ -50,6 +63,23 @@ LIFECYCLE_ACTIONS = frozenset(
 # Inspecting hundreds of containers at once would swamp a Raspberry Pi's engine.
 SYNC_CONCURRENCY = 8
 
+# Container actions the events feed leaves out: healthchecks emit exec_* every interval, and
+# the rest are side effects of reading a container (docker logs/attach, top, cp, export).
+NOISE_ACTIONS: Final = frozenset(
+    {"attach", "resize", "top", "export", "archive-path", "extract-to-dir", "copy"}
+)
+NOISE_PREFIXES: Final = ("exec_",)
+
+# The engine attributes worth showing. Container events carry every label of the container as
+# attributes too (user data, sometimes secrets): only these keys are ever kept.
+KEPT_ATTRIBUTES: Final = frozenset(
+    {"image", "exitCode", "signal", "driver", "type", "container", "oldName", "destination"}
+)
+# Column sizes of docker_events (store/tables.py); engine values are cut to fit.
+_MAX_ACTION = 64
+_MAX_TEXT = 255
+_NANOS = 1_000_000_000
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -60,12 +90,55 @@ def is_lifecycle(event: EngineEvent) -> bool:
     return event.action in LIFECYCLE_ACTIONS or event.action.startswith("health_status")
 
 
+def is_noise(event: EngineEvent) -> bool:
+    """True for container events the events feed leaves out (exec_*, attach, top, ...)."""
+    if event.type != DockerObjectType.CONTAINER:
+        return False
+    return event.action in NOISE_ACTIONS or event.action.startswith(NOISE_PREFIXES)
+
+
+def event_time(time_nano: int) -> datetime:
+    """An engine ``timeNano`` as an aware UTC datetime (microsecond precision)."""
+    seconds, nanos = divmod(time_nano, _NANOS)
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=nanos // 1000)
+
+
+def to_docker_event(host: str, event: EngineEvent) -> DockerEvent | None:
+    """The events-feed form of an engine event; None for other object types and noise.
+
+    Args:
+        host: The slug of the host the event came from.
+        event: One entry of the engine's ``/events`` stream.
+    """
+    try:
+        kind = DockerObjectType(event.type)
+    except ValueError:
+        return None  # daemon, plugin, node, service, ... events: not on the events page
+    if is_noise(event):
+        return None
+    attrs = event.attributes
+    # A volume's id is its name; an image event without a name (a dangling image removed)
+    # shows the image's id.
+    name = event.id if kind is DockerObjectType.VOLUME else attrs.get("name") or event.id
+    kept = {k: str(v)[:_MAX_TEXT] for k, v in attrs.items() if k in KEPT_ATTRIBUTES}
+    return DockerEvent(
+        time=event_time(event.time_nano) if event.time_nano > 0 else datetime.now(UTC),
+        host=host,
+        type=kind,
+        action=event.action.strip()[:_MAX_ACTION],
+        object_id=event.id[:_MAX_TEXT],
+        name=name[:_MAX_TEXT],
+        attributes=kept,
+    )
+
+
 class HostWatcher:
     """Owns one host's container cache and the loop keeping it current.
 
     Args:
         host: the engine connection.
-        bus: where ContainerChanged / HostChanged events are published.
+        bus: where ContainerChanged / ContainerRenamed / HostChanged / DockerEventSeen events
+            are published.
         coalesce: seconds to gather a burst of events before re-inspecting.
         backoff: (first, maximum) seconds between reconnect attempts.
         heartbeat: seconds between liveness checks while the events stream is quiet.
@@ -98,6 +171,10 @@ class HostWatcher:
         self._dirty: dict[str, str] = {}
         self._dirty_event = asyncio.Event()
         self._synced = asyncio.Event()
+        # The newest engine event published so far (time_nano), and which events had exactly
+        # that time: a reconnect replays events since just before its resync.
+        self._newest_nano = 0
+        self._at_newest: set[tuple[str, str, str]] = set()
 
     # -- reading the cache ------------------------------------------------------------------
 
@@ -120,6 +197,10 @@ class HostWatcher:
 
     def get(self, container_id: str) -> Container | None:
         return self._containers.get(container_id)
+
+    def json_of(self, container_id: str) -> dict[str, Any] | None:
+        """The cached JSON-ready form of one container (shared: do not mutate)."""
+        return self._json.get(container_id)
 
     def state(self) -> HostState:
         """The host as the API shows it."""
@@ -313,6 +394,23 @@ class HostWatcher:
             if is_lifecycle(event):
                 self._dirty[event.id] = event.action
                 self._dirty_event.set()
+            self._publish_event(event)
+
+    def _publish_event(self, event: EngineEvent) -> None:
+        """Publish an event for the events feed, unless it is noise or was published before."""
+        if event.time_nano > 0:
+            seen = (event.type, event.action, event.id)
+            if event.time_nano < self._newest_nano or (
+                event.time_nano == self._newest_nano and seen in self._at_newest
+            ):
+                return  # replayed after a reconnect
+            if event.time_nano > self._newest_nano:
+                self._newest_nano = event.time_nano
+                self._at_newest = set()
+            self._at_newest.add(seen)
+        docker_event = to_docker_event(self.slug, event)
+        if docker_event is not None:
+            self._bus.publish(DockerEventSeen(event=docker_event))
 
     async def _beat(self) -> None:
         while True:

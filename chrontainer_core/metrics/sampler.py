@@ -15,9 +15,11 @@ Requests in flight together are answered by the same tick, so a round lasts abou
 Paused and stopped containers are not sampled and their metrics are forgotten, as are those of
 removed containers and offline or removed hosts.
 
-Nothing is published on the bus per sample; readers ask for the latest values. Lists need them
-as JSON for hundreds of containers per request, so each container's JSON form is built once,
-when its sample arrives, and list handlers only merge it in.
+After each round of a host the sampler publishes one ``MetricsSampled`` event on the bus (the
+host's latest metrics by container id), which the browser's live stream carries; nothing is
+published per container sample. Lists read the latest values instead: they need them as JSON
+for hundreds of containers per request, so each container's JSON form is built once, when its
+sample arrives, and list handlers only merge it in.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from ..bus import Bus, MetricsSampled
 from ..docker.events import HostWatcher
 from ..errors import ChrontainerError, NotFound
 from ..hosts import HostManager
@@ -67,6 +70,8 @@ class MetricsSampler:
 
     Args:
         hosts: the hosts (and their container caches) to sample.
+        bus: where a ``MetricsSampled`` event is published after each round of a host (none
+            when omitted).
         interval: seconds between two rounds of one host.
         concurrency: stats requests in flight per host.
         backoff: (first, maximum) seconds before retrying a host loop after an unexpected error.
@@ -78,6 +83,7 @@ class MetricsSampler:
         self,
         hosts: HostManager,
         *,
+        bus: Bus | None = None,
         interval: float = DEFAULT_INTERVAL,
         concurrency: int = DEFAULT_CONCURRENCY,
         backoff: tuple[float, float] = (1.0, 60.0),
@@ -87,6 +93,7 @@ class MetricsSampler:
         if interval <= 0 or concurrency < 1:
             raise ValueError("interval must be > 0 and concurrency >= 1")
         self._hosts = hosts
+        self._bus = bus
         self.interval = interval
         self.concurrency = concurrency
         self._backoff = backoff
@@ -213,6 +220,10 @@ class MetricsSampler:
         async with asyncio.TaskGroup() as group:
             for c in running.values():
                 group.create_task(one(c))
+        if self._bus is not None:
+            # A read-only snapshot: the sampler keeps changing its own dicts after this.
+            self._bus.publish(MetricsSampled(
+                host=slug, metrics=MappingProxyType(self.host_metrics(slug))))
 
     async def _sample(self, watcher: HostWatcher, c: Container) -> None:
         slug = watcher.slug

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import voluptuous as vol
@@ -22,10 +23,12 @@ from chrontainer_core import (
     ContainerStats,
     HostState,
     LogRecord,
+    LogStream,
     ProcessList,
 )
 from chrontainer_core.errors import ChrontainerError
-from chrontainer_core.serialize import to_jsonable
+from chrontainer_core.models import Tag
+from chrontainer_core.serialize import format_datetime, to_jsonable
 from chrontainer_core.validate import Slug
 from chrontainer_server.auth.errors import Forbidden
 
@@ -34,6 +37,7 @@ from .redact import hides_env_values, redact_container, redact_inspect
 from .spec import (
     JSON,
     NDJSON,
+    TEXT,
     ApiRoutes,
     Content,
     Integer,
@@ -54,16 +58,23 @@ LIST_QUERY = {
     ),
     vol.Optional("label", description="'key' or 'key=value'"): vol.All(str, vol.Length(min=1)),
     vol.Optional("project", description="compose project"): vol.All(str, vol.Length(min=1)),
+    vol.Optional("tag", description="tag name, ignoring case; an unknown tag matches nothing"):
+        vol.All(str, vol.Length(min=1, max=64)),
 }
 # A listed container: the Container model plus its latest sampled metrics (null when it is
-# not running, has not been sampled yet, or its host is offline). The detail route uses it too.
+# not running, has not been sampled yet, or its host is offline), and the tags (sorted by name)
+# and web-UI link attached to its key. The detail route uses it too.
 CONTAINER_WITH_METRICS = {
     "allOf": [
         Container,
         {
             "type": "object",
-            "properties": {"metrics": ContainerMetrics | None},
-            "required": ["metrics"],
+            "properties": {
+                "metrics": ContainerMetrics | None,
+                "tags": list[Tag],
+                "web_url": {"type": ["string", "null"], "description": "http(s) web-UI link"},
+            },
+            "required": ["metrics", "tags", "web_url"],
         },
     ]
 }
@@ -120,10 +131,9 @@ class Since:
             raise vol.Invalid("must be unix seconds or an ISO 8601 time") from err
 
 
+TAIL = vol.Any("all", vol.All(vol.Coerce(int), vol.Range(min=0, max=100_000)))
 LOGS_QUERY = {
-    vol.Optional("tail", default=100, description="lines from the end, or 'all'"): vol.Any(
-        "all", vol.All(vol.Coerce(int), vol.Range(min=0, max=100_000))
-    ),
+    vol.Optional("tail", default=100, description="lines from the end, or 'all'"): TAIL,
     vol.Optional("since"): Since(),
     vol.Optional("timestamps", default=False): vol.Boolean(),
     vol.Optional("follow", default=False): vol.Boolean(),
@@ -179,6 +189,7 @@ def _filter(query: dict[str, Any], host: str | None = None) -> ContainerFilter:
         name=query.get("name"),
         label=query.get("label"),
         project=query.get("project"),
+        tag=query.get("tag"),
     )
 
 
@@ -205,8 +216,7 @@ async def get_container(request: web.Request) -> web.StreamResponse:
     ref is a full id, an exact name or a unique id prefix (>= 12).
     """
     service = core(request).containers
-    c = await service.get(*_host_ref(request))
-    doc = {**to_jsonable(c), "metrics": to_jsonable(service.latest_metrics(c))}
+    doc = service.item_json(await service.get(*_host_ref(request)))
     return jsonable_response(redact_container(doc) if hides_env_values(request) else doc)
 
 
@@ -281,6 +291,88 @@ async def container_logs(request: web.Request, *, query: dict[str, Any]) -> web.
             line = json.dumps(to_jsonable(record), separators=(",", ":")) + "\n"
             await response.write(line.encode())
     finally:
+        await records.aclose()  # type: ignore[attr-defined]
+    return response
+
+
+# The download takes the logs query without ``follow`` (a file has an end) and defaults to the
+# whole log.
+DOWNLOAD_QUERY = {
+    vol.Optional("tail", default="all", description="lines from the end, or 'all'"): TAIL,
+    vol.Optional("since"): Since(),
+    vol.Optional("timestamps", default=False): vol.Boolean(),
+}
+# Lines are gathered up to this many bytes per write: a write per line would make a long log
+# crawl, and the whole log is never held in memory.
+_DOWNLOAD_CHUNK: Final = 64 * 1024
+STDERR_PREFIX: Final = "[stderr] "
+_log = logging.getLogger(__name__)
+
+
+def _download_line(record: LogRecord) -> str:
+    """One record as a line of the log file: ``[<time> ][[stderr] ]<line>``."""
+    stamp = f"{format_datetime(record.t)} " if record.t is not None else ""
+    marker = STDERR_PREFIX if record.stream is LogStream.STDERR else ""
+    return f"{stamp}{marker}{record.line}\n"
+
+
+def _download_filename(name: str) -> str:
+    """``<name>-<UTC time>.log`` with only filename-safe characters (a quoted header value)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "container"
+    return f"{safe}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+
+
+@routes.get(
+    ONE + "/logs/download",
+    query=DOWNLOAD_QUERY,
+    response=Content(TEXT, {"type": "string"}),
+    errors=(404, 409, 502),
+)
+async def download_container_logs(
+    request: web.Request, *, query: dict[str, Any]
+) -> web.StreamResponse:
+    """The log as a plain text file, streamed.
+
+    One line per record, oldest first; ``timestamps`` puts the engine's time (ISO 8601 UTC)
+    first, and stderr lines carry the ``[stderr] `` marker (after the time), so the file
+    keeps what the viewer shows in colour. The engine stream is closed when the client goes
+    away; an engine failure after the first line ends the file with a ``[chrontainer]`` line
+    saying so, since the status is already sent.
+    """
+    host, ref = _host_ref(request)
+    service = core(request).containers
+    c = await service.get(host, ref)
+    tail = query["tail"]
+    records = await service.logs(host, c.id, tail=None if tail == "all" else int(tail),
+                                 since=query.get("since"), timestamps=query["timestamps"])
+    try:
+        # The first record is read before the headers go out, so that an engine that cannot
+        # be reached still gets its proper error status (502) instead of an empty file.
+        first = await anext(records, None)
+        response = web.StreamResponse(headers={
+            "Content-Type": f"{TEXT}; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{_download_filename(c.name)}"',
+            "Cache-Control": "no-store",
+        })
+        await response.prepare(request)
+        buffer: list[str] = [] if first is None else [_download_line(first)]
+        size = sum(map(len, buffer))
+        try:
+            async for record in records:
+                buffer.append(line := _download_line(record))
+                size += len(line)
+                if size >= _DOWNLOAD_CHUNK:
+                    await response.write("".join(buffer).encode())
+                    buffer, size = [], 0
+        except ChrontainerError as err:
+            _log.warning("host %s: log download of container %s ended early: %s",
+                         host, c.name, err.message)
+            buffer.append(f"[chrontainer] the log ends early: {err.message}\n")
+        if buffer:
+            await response.write("".join(buffer).encode())
+        await response.write_eof()
+    finally:
+        # Also on a client disconnect (cancellation): closing ends the engine's log stream.
         await records.aclose()  # type: ignore[attr-defined]
     return response
 
