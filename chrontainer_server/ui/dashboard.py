@@ -19,6 +19,7 @@ What is shown and how it is formatted lives in :mod:`.dashboard_view`.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -36,6 +37,7 @@ from ..auth.errors import Forbidden
 from ..auth.principal import principal_of
 from ..auth.roles import Role
 from .dashboard_view import (
+    ACTIONS_BY_STATE,
     DashboardQuery,
     DetailsView,
     engine_address,
@@ -117,6 +119,11 @@ def _roles(request: web.Request) -> dict[str, Any]:
     return {"can_operate": operate, "cols": 9 if operate else 8}
 
 
+# What the shared actions menu offers per state: sent once with the page, not with each row.
+_ACTIONS_JSON: Final = json.dumps({s.value: " ".join(a) for s, a in ACTIONS_BY_STATE.items()},
+                                  separators=(",", ":"))
+
+
 def _visible(request: web.Request, c: Container) -> bool:
     key_scope = scope(request)
     return key_scope is None or key_scope.allows_container(c.host, c.key)
@@ -140,12 +147,10 @@ def _list_context(
             rows.append(make_row(c, metrics=metrics, meta=meta, group=group_key(c, query.group),
                                  address=addresses[c.host], now=now))
     rows.sort(key=lambda r: (r.c.name.lower(), r.c.host))
-    # Unfiltered, every host shows its heading even when empty: a new container has a place.
-    shown_hosts = {} if query.filtered else hosts
     tags = _tags(request)
     return {
         "query": query,
-        "groups": group_rows(rows, query.group, shown_hosts),
+        "groups": group_rows(rows, query.group, hosts, every_host=not query.filtered),
         "count": len(rows),
         "hosts": sorted(hosts.values(), key=lambda h: h.slug),
         "offline": [h for h in sorted(hosts.values(), key=lambda h: h.slug)
@@ -153,6 +158,7 @@ def _list_context(
         "states": _STATES,
         "tags": tags,
         "tags_css": f"/tags.css?v={_stylesheet(tags)[1]}",
+        "actions_by_state": _ACTIONS_JSON,
         **_roles(request),
     }
 
