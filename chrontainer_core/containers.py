@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .actor import Actor
 from .audit import AuditTrail
 from .docker.events import HostWatcher
-from .errors import AmbiguousRef, Busy, ChrontainerError, Conflict, InvalidInput, NotFound
+from .errors import (
+    AmbiguousRef,
+    Busy,
+    ChrontainerError,
+    Conflict,
+    EngineError,
+    InvalidInput,
+    NotFound,
+)
 from .hosts import HostManager
 from .models import (
     ActionResult,
@@ -240,7 +248,9 @@ class ContainerService:
             # but only for an exact id or name (prefix semantics differ in the engine).
             try:
                 engine_view = await watcher.host.inspect(ref)
-            except NotFound:
+            except (NotFound, EngineError):
+                # EngineError: the engine took a short ref as an ambiguous id prefix and answered
+                # 500 "Multiple IDs found"; this lookup only wants exact matches, so none.
                 engine_view = None
             if engine_view is not None and ref.lstrip("/") in (engine_view.id, engine_view.name):
                 found = await watcher.refresh(engine_view.id)
