@@ -162,20 +162,18 @@ async def bench_api_key(cfg: Path, env: dict[str, str]) -> str:
     return next(w for w in out.decode().split() if w.startswith("chr_"))
 
 
-async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--per-host", type=int, default=100)
-    ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--port", type=int, default=15999)
-    args = ap.parse_args()
+async def prepare_server(per_host: int, port: int) -> tuple[list[str], dict[str, str], str]:
+    """Make the bench containers and a migrated data dir with both engines as hosts.
 
-    print(f"creating {args.per_host} running containers on each engine ...")
-    await asyncio.gather(*(create_containers(s, u, args.per_host) for s, u in ENGINES.items()))
+    Returns the ``serve`` command, its environment and an admin API key (made by the CLI).
+    """
+    print(f"creating {per_host} running containers on each engine ...")
+    await asyncio.gather(*(create_containers(s, u, per_host) for s, u in ENGINES.items()))
     data = tempfile.mkdtemp(prefix="chrontainer-bench-")
     cfg = Path(data) / "config.yaml"
     cfg.write_text("hosts:\n" + "".join(
         f"  - slug: {s}\n    url: {u}\n" for s, u in ENGINES.items()))
-    env = {**os.environ, "CHRONTAINER_DATA_DIR": data, "CHRONTAINER_PORT": str(args.port),
+    env = {**os.environ, "CHRONTAINER_DATA_DIR": data, "CHRONTAINER_PORT": str(port),
            "CHRONTAINER_LOG_LEVEL": "WARNING"}
     # The schema is created first, as on any install after its first start; a fresh database
     # adds one migration run (about a second) to the first start only.
@@ -184,9 +182,19 @@ async def main() -> None:
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     await migrate.wait()
     key = await bench_api_key(cfg, env)
+    return [sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "serve"], env, key
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-host", type=int, default=100)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--port", type=int, default=15999)
+    args = ap.parse_args()
+
+    serve, env, key = await prepare_server(args.per_host, args.port)
     t0 = time.perf_counter()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "serve", env=env)
+    server = await asyncio.create_subprocess_exec(*serve, env=env)
     api = f"http://127.0.0.1:{args.port}/api/v1"
     try:
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
@@ -222,7 +230,8 @@ async def main() -> None:
             print(f"server VmRSS after {args.requests} list requests: "
                   f"{vmrss_kib(server.pid) / 1024:.1f} MiB "
                   f"(import floor of this interpreter: {await import_floor() / 1024:.1f} MiB)")
-        line("event -> bus (engine reply to ContainerChanged)", await event_to_bus(data, 40))
+        latency = await event_to_bus(env["CHRONTAINER_DATA_DIR"], 40)
+        line("event -> bus (engine reply to ContainerChanged)", latency)
     finally:
         server.terminate()
         await server.wait()

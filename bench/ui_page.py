@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
 import aiohttp
 from container_list import (  # the same directory: python puts it on sys.path
     ENGINES,
     LABEL,
-    bench_api_key,
-    create_containers,
+    prepare_server,
     remove_containers,
 )
 
@@ -118,21 +113,8 @@ async def main() -> None:
     ap.add_argument("--port", type=int, default=15998)
     args = ap.parse_args()
 
-    print(f"creating {args.per_host} running containers on each engine ...")
-    await asyncio.gather(*(create_containers(s, u, args.per_host) for s, u in ENGINES.items()))
-    data = tempfile.mkdtemp(prefix="chrontainer-bench-ui-")
-    cfg = Path(data) / "config.yaml"
-    cfg.write_text("hosts:\n" + "".join(
-        f"  - slug: {s}\n    url: {u}\n" for s, u in ENGINES.items()))
-    env = {**os.environ, "CHRONTAINER_DATA_DIR": data, "CHRONTAINER_PORT": str(args.port),
-           "CHRONTAINER_LOG_LEVEL": "WARNING"}
-    migrate = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "migrate", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await migrate.wait()
-    key = await bench_api_key(cfg, env)
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "serve", env=env)
+    serve, env, key = await prepare_server(args.per_host, args.port)
+    server = await asyncio.create_subprocess_exec(*serve, env=env)
     base = f"http://127.0.0.1:{args.port}"
     try:
         await asyncio.wait_for(wait_listed(base, key, 2 * args.per_host), 120)

@@ -9,7 +9,7 @@ import pytest
 
 from chrontainer_core import Chrontainer, HostSpec
 
-from .live import Engine, engines, sweep
+from .live import Engine, engines, sweep, wait_synced
 
 
 @pytest.fixture(scope="session")
@@ -75,28 +75,19 @@ def daemon_config(tmp_path, local_engine: Engine, remote_engine: Engine):  # typ
 async def daemon(clean_engines: None, daemon_config) -> AsyncIterator[Chrontainer]:  # type: ignore[no-untyped-def]
     """Daemon-mode runtime: database, live watchers on both engines."""
     async with Chrontainer.from_config(daemon_config) as ch:
-        for w in ch.hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+        await wait_synced(ch)
         yield ch
 
 
 @pytest.fixture
 async def api(clean_engines: None, daemon_config):  # type: ignore[no-untyped-def]
     """A real HTTP server (daemon mode, both engines) and a client acting as an admin."""
-    from aiohttp.test_utils import TestClient, TestServer
-
     from chrontainer_server.app import create_app
 
-    from .accounts import admin_api_key, bearer
+    from .accounts import admin_client
 
-    app = create_app(daemon_config)
     # Every API call needs credentials: the client acts with an admin API key.
-    headers = bearer(await admin_api_key(daemon_config.database_url))
-    async with TestClient(TestServer(app), headers=headers) as client:
-        from chrontainer_server.api.context import CORE
-
-        for w in app[CORE].hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+    async with admin_client(create_app(daemon_config), daemon_config.database_url) as client:
         yield client
 
 

@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,9 @@ class TcpProxy:
                     dst.close()
 
         await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+
+async def wait_synced(core: Any) -> None:
+    """Wait until every host of a daemon-mode runtime synced (fails the test otherwise)."""
+    for w in core.hosts.watchers():
+        assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"

@@ -1,7 +1,8 @@
 """Tags and web-UI links: the tag list, and a container key's tags and link.
 
-Tags are attached to a container's stable key (DESIGN §3a), so they survive recreation; the body
-schemas are the core's validators (:mod:`chrontainer_core.tags`), so both refuse the same input.
+Tags are attached to a container's stable key (DESIGN §3a), so they survive recreation; the
+body schemas are the core's validators (:mod:`chrontainer_core.tag_rules`), so both refuse the
+same input.
 
 A scoped API key reaches only its containers: the auth middleware checks the ``{host}/{ref}``
 routes; here, a tag it lists counts only its containers, and it may rename, recolour or delete a
@@ -19,7 +20,8 @@ from aiohttp import web
 from chrontainer_core.errors import NotFound
 from chrontainer_core.models import ContainerMeta, Tag
 from chrontainer_core.serialize import to_jsonable
-from chrontainer_core.tags import TAG_IDS, Colour, TagName, TagService, WebUrl
+from chrontainer_core.tag_rules import TAG_IDS, Colour, TagName, WebUrl
+from chrontainer_core.tags import TagService
 from chrontainer_server.auth.errors import Forbidden
 
 from .context import actor, core, scope

@@ -61,7 +61,7 @@ from chrontainer_server.api.openapi import document_for
 from chrontainer_server.app import create_app
 
 from ..accounts import admin_api_key, bearer
-from ..live import Engine, run_container, unique, wait_for
+from ..live import Engine, run_container, unique, wait_for, wait_synced
 
 pytestmark = pytest.mark.live
 
@@ -136,8 +136,7 @@ class _ServerThread:
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
-        for w in app[CORE].hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+        await wait_synced(app[CORE])
         self.headers = bearer(await admin_api_key(self.config.database_url))
         port = self.runner.addresses[0][1]
         return f"http://127.0.0.1:{port}"

@@ -30,7 +30,7 @@ from chrontainer_server.auth.passwords import Passwords
 from chrontainer_server.auth.roles import Role
 from chrontainer_server.auth.users import UserRepository
 
-from ..accounts import ADMIN, admin_api_key, bearer
+from ..accounts import ADMIN, admin_api_key, admin_client, bearer
 from ..live import TEST_LABEL, Engine, docker, run_container, unique, wait_for
 
 pytestmark = pytest.mark.live
@@ -47,11 +47,7 @@ def make_app(config: Config) -> web.Application:
 
 @pytest.fixture
 async def client(clean_engines: None, daemon_config: Config) -> AsyncIterator[TestClient]:
-    app = make_app(daemon_config)
-    headers = bearer(await admin_api_key(daemon_config.database_url))
-    async with TestClient(TestServer(app), headers=headers) as test_client:
-        for w in app[CORE].hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+    async with admin_client(make_app(daemon_config), daemon_config.database_url) as test_client:
         yield test_client
 
 

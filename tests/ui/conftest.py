@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 
-from ..accounts import ADMIN, ADMIN_PASSWORD, admin_api_key, bearer
+from ..accounts import ADMIN, ADMIN_PASSWORD, admin_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -65,11 +64,7 @@ async def ui(clean_engines: None, daemon_config) -> AsyncIterator[TestClient]:  
     The client acts with an admin API key; the admin's password logs the browser in.
     """
     config = dataclasses.replace(daemon_config, settings=dict(PINNED))
-    app = create_app(config)
-    headers = bearer(await admin_api_key(config.database_url))
-    async with TestClient(TestServer(app), headers=headers) as client:
-        for w in app[CORE].hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+    async with admin_client(create_app(config), config.database_url) as client:
         yield client
 
 

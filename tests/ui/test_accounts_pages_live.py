@@ -19,6 +19,7 @@ from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 
 from ..accounts import ADMIN, ADMIN_PASSWORD
+from ..live import wait_synced
 from .conftest import WATCH_CSP, Tab
 
 pytestmark = pytest.mark.live
@@ -40,8 +41,7 @@ async def fresh(clean_engines: None, daemon_config, caplog) -> AsyncIterator[Fre
     caplog.set_level(logging.WARNING, logger="chrontainer_server.auth.setup")
     app = create_app(daemon_config)
     async with TestClient(TestServer(app)) as client:
-        for w in app[CORE].hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+        await wait_synced(app[CORE])
         link = next(r.getMessage() for r in caplog.records if "/setup?token=" in r.getMessage())
         yield Fresh(client=client, token=re.search(r"token=(\S+)", link).group(1))  # type: ignore[union-attr]
 

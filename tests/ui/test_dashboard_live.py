@@ -14,14 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 from chrontainer_server.auth.roles import Role
 from chrontainer_server.auth.service import AUTH
 
-from ..accounts import admin_api_key, bearer
+from ..accounts import admin_client
 from ..live import Engine, TcpProxy, docker, run_container, unique, wait_for
 from .conftest import PINNED, WATCH_CSP, Tab
 
@@ -36,11 +36,7 @@ async def ui(clean_engines: None, daemon_config) -> AsyncIterator[TestClient]:  
     """The UI server of tests/ui/conftest.py, sampling metrics every 5 s instead of 15 s so
     that the live CPU and memory cells have something to show soon."""
     config = dataclasses.replace(daemon_config, settings=dict(PINNED), metrics_interval=5.0)
-    app = create_app(config)
-    headers = bearer(await admin_api_key(config.database_url))
-    async with TestClient(TestServer(app), headers=headers) as client:
-        for w in app[CORE].hosts.watchers():
-            assert await w.wait_synced(15), f"host {w.slug} did not sync: {w.error}"
+    async with admin_client(create_app(config), config.database_url) as client:
         yield client
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import voluptuous as vol
 
-from chrontainer_core.tags import TAG_IDS, Colour, TagId, TagName, WebUrl
+from chrontainer_core.tag_rules import TAG_IDS, Colour, TagId, TagName, WebUrl
 
 
 @pytest.mark.parametrize(
