@@ -19,7 +19,7 @@ from .test_shell_live import INLINE_CODE
 pytestmark = pytest.mark.live
 
 NO_INLINE_CODE = {"inlineScripts": 0, "styleElements": 0, "styleAttributes": 0,
-                  "handlerAttributes": [], "htmx": True}
+                  "handlerAttributes": [], "htmx": "safe"}
 TICKER = ("seq 1 150; echo boot-problem >&2; "
           "i=0; while true; do echo line-$i; i=$((i+1)); sleep 0.5; done")
 AT_BOTTOM = "(el) => el.scrollTop + el.clientHeight >= el.scrollHeight - 8"

@@ -22,6 +22,10 @@ pytestmark = pytest.mark.live
 
 V1 = "/api/v1"
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
+# What sticks out on the right when the page scrolls sideways (for the failure message).
+WIDEST = """() => [...document.querySelectorAll("body *")]
+  .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+  .slice(0, 5).map((el) => `${el.tagName}.${el.className} ${el.textContent.slice(0, 60)}`)"""
 WAIT = 15_000  # ms: a safety net for Docker and the stream, not a measure
 
 
@@ -313,11 +317,11 @@ async def test_events_page_refuses_a_bad_filter_in_the_page(tab: Tab) -> None:
 # --- narrow screens ----------------------------------------------------------------------------
 
 
-async def test_no_horizontal_scroll_at_360_px(tab: Tab, volumes: list[str],
+async def test_no_horizontal_scroll_at_360_px(tab: Tab, ui: TestClient, volumes: list[str],
                                               local_engine: Engine) -> None:
     page = tab.page
     await page.set_viewport_size({"width": 360, "height": 740})
-    await make_volume(local_engine, volumes)
+    volume = await make_volume(local_engine, volumes)
     await page.goto(tab.base + "/hosts")
     assert await page.evaluate(NO_SIDEWAYS_SCROLL)
     await page.click("#host-local [data-action=details]")
@@ -330,9 +334,15 @@ async def test_no_horizontal_scroll_at_360_px(tab: Tab, volumes: list[str],
     await page.check("#host-add-use-tls")
     assert await page.evaluate(NO_SIDEWAYS_SCROLL)
 
+    events = ui.app[CORE].events  # type: ignore[union-attr]
+
+    async def recorded() -> bool:  # the event log writes in batches: wait for this one
+        return (await events.list(EventFilter(name=volume)))[1] > 0
+
+    await wait_for(recorded, what="the volume's event in the event log")
     await page.goto(tab.base + "/events")
     assert await page.locator("#event-list tbody tr").count() > 0
-    assert await page.evaluate(NO_SIDEWAYS_SCROLL)
+    assert await page.evaluate(NO_SIDEWAYS_SCROLL), await page.evaluate(WIDEST)
     # Rows are stacked cards: each cell on its own line with its label.
     cell = page.locator("#event-list tbody tr").first.locator("td[data-label=Type]")
     assert await cell.evaluate("td => getComputedStyle(td).display") == "block"
