@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -35,6 +36,8 @@ __all__ = [
     "DockerEventRow",
     "HostRow",
     "RecoveryCodeRow",
+    "ScheduleRow",
+    "ScheduleRunRow",
     "SessionRow",
     "SettingRow",
     "TagRow",
@@ -273,3 +276,62 @@ class ContainerLinkRow(Base):
     container_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     url: Mapped[str] = mapped_column(String(2048))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- schedules -----------------------------------------------------------------------------------
+
+
+class ScheduleRow(Base):
+    """A schedule: its target (host + container key, label or host), action, trigger and run
+    policies (durations in whole seconds), and its next due time."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        CheckConstraint("target_kind IN ('container', 'label', 'host')", name="target_kind"),
+        CheckConstraint("trigger_kind IN ('cron', 'once')", name="trigger_kind"),
+        CheckConstraint("misfire IN ('skip', 'run_once')", name="misfire"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(63))
+    target_key: Mapped[str | None] = mapped_column(String(255))
+    target_label: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))
+    trigger_kind: Mapped[str] = mapped_column(String(8))
+    cron: Mapped[str | None] = mapped_column(String(100))
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64))
+    misfire: Mapped[str] = mapped_column(String(16))
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    timeout_seconds: Mapped[int] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer)
+    retry_backoff_seconds: Mapped[int] = mapped_column(Integer)
+    jitter_seconds: Mapped[int] = mapped_column(Integer)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScheduleRunRow(Base):
+    """One run of a schedule. The unique (schedule, trigger, due time) triple is the claim that
+    keeps two schedulers on one database from both running it."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "trigger", "scheduled_for"),
+        CheckConstraint("result IN ('running', 'ok', 'error', 'skipped')", name="result"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("schedules.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(16))
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
