@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -70,6 +71,9 @@ class Settings:
     audit_retention_days: int = 90
     metrics_retention_days: int = 7
     events_keep: int = 10_000
+    default_timezone: str = "UTC"
+    run_history_days: int = 30
+    schedules_paused: bool = False
 
 
 SETTING_KEYS: Final = tuple(f.name for f in dataclasses.fields(Settings))
@@ -111,6 +115,22 @@ class _Boolean:
         return value
 
 
+class _TimeZone:
+    """An IANA time zone name known to this machine ("Europe/Berlin", "UTC")."""
+
+    json_schema: Final = {"type": "string", "minLength": 1, "maxLength": 64}
+
+    def __call__(self, value: object) -> str:
+        if not isinstance(value, str) or not 0 < len(value) <= 64:
+            raise vol.Invalid("must be an IANA time zone name such as Europe/Berlin")
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+            raise vol.Invalid(f"unknown time zone '{value}' (use a name like Europe/Berlin)") \
+                from err
+        return value
+
+
 def _int_range(low: int, high: int, unit: str) -> vol.All:
     return vol.All(_Integer(), vol.Range(min=low, max=high, msg=f"must be {low} to {high} {unit}"))
 
@@ -128,6 +148,9 @@ VALIDATORS: Final[Mapping[str, Callable[[Any], Any]]] = {
                msg="must be one of " + ", ".join(map(str, METRICS_RETENTION_CHOICES))),
     ),
     "events_keep": _int_range(100, 1_000_000, "events"),
+    "default_timezone": _TimeZone(),
+    "run_history_days": _int_range(1, 3650, "days"),
+    "schedules_paused": _Boolean(),
 }
 
 _DESCRIPTIONS: Final = {
@@ -137,6 +160,9 @@ _DESCRIPTIONS: Final = {
     "audit_retention_days": "days audit entries are kept (1 to 3650)",
     "metrics_retention_days": "days of metrics history kept: 1, 7, 30 or 90",
     "events_keep": "how many Docker events the events page keeps (100 to 1000000)",
+    "default_timezone": "time zone of new schedules (an IANA name, e.g. Europe/Berlin)",
+    "run_history_days": "days schedule run history is kept (1 to 3650)",
+    "schedules_paused": "vacation mode: no schedule fires while set",
 }
 
 # The keys under ``settings:`` in the config file (the loader forbids extra keys).

@@ -61,6 +61,15 @@ SECTIONS: tuple[Section, ...] = (
                   minimum=100, maximum=1_000_000, unit="events",
                   help="How many of the latest Docker events the events page keeps."),
     )),
+    Section(id="scheduling", title="Scheduling", fields=(
+        FormField(key="default_timezone", label="Default time zone", kind="text", maximum=64,
+                  help="The time zone new schedules use, as an IANA name (Europe/Berlin)."),
+        FormField(key="schedules_paused", label="Pause all schedules", kind="checkbox",
+                  help="Vacation mode: no schedule fires while this is on."),
+        FormField(key="run_history_days", label="Run history retention", kind="number",
+                  minimum=1, maximum=3650, unit="days",
+                  help="How long the run history of schedules is kept (1 to 3650 days)."),
+    )),
 )
 
 

@@ -38,7 +38,8 @@ async def test_get_and_patch(api: TestClient) -> None:
     assert body["values"] == {
         "instance_name": "Chrontainer", "session_idle_timeout_minutes": 720,
         "require_2fa": False, "audit_retention_days": 90, "metrics_retention_days": 7,
-        "events_keep": 10_000,
+        "events_keep": 10_000, "default_timezone": "UTC", "run_history_days": 30,
+        "schedules_paused": False,
     }
     assert body["read_only"] == []
     props = body["schema"]["properties"]

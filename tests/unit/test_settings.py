@@ -32,10 +32,12 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 def test_defaults() -> None:
     s = Settings()
     assert (s.instance_name, s.session_idle_timeout_minutes, s.require_2fa,
-            s.audit_retention_days, s.metrics_retention_days, s.events_keep) == (
-                "Chrontainer", 720, False, 90, 7, 10_000)
+            s.audit_retention_days, s.metrics_retention_days, s.events_keep,
+            s.default_timezone, s.run_history_days, s.schedules_paused) == (
+                "Chrontainer", 720, False, 90, 7, 10_000, "UTC", 30, False)
     assert SETTING_KEYS == ("instance_name", "session_idle_timeout_minutes", "require_2fa",
-                            "audit_retention_days", "metrics_retention_days", "events_keep")
+                            "audit_retention_days", "metrics_retention_days", "events_keep",
+                            "default_timezone", "run_history_days", "schedules_paused")
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,11 @@ def test_defaults() -> None:
         ({"require_2fa": True, "audit_retention_days": 3650},
          {"require_2fa": True, "audit_retention_days": 3650}),
         ({"metrics_retention_days": 90}, {"metrics_retention_days": 90}),
+        ({"default_timezone": "Europe/Berlin", "run_history_days": 1, "schedules_paused": True},
+         {"default_timezone": "Europe/Berlin", "run_history_days": 1, "schedules_paused": True}),
+        ({"default_timezone": "America/Argentina/Buenos_Aires"},
+         {"default_timezone": "America/Argentina/Buenos_Aires"}),
+        ({"events_keep": 100}, {"events_keep": 100}),
     ],
 )
 def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) -> None:
@@ -72,6 +79,13 @@ def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) 
         ({"audit_retention_days": 3651}, "audit_retention_days"),
         ({"metrics_retention_days": 14}, "metrics_retention_days"),
         ({"metrics_retention_days": True}, "metrics_retention_days"),
+        ({"events_keep": 99}, "events_keep"),
+        ({"default_timezone": "Mars/Olympus"}, "default_timezone"),
+        ({"default_timezone": "../../etc/passwd"}, "default_timezone"),
+        ({"default_timezone": ""}, "default_timezone"),
+        ({"default_timezone": 1}, "default_timezone"),
+        ({"run_history_days": 0}, "run_history_days"),
+        ({"schedules_paused": "on"}, "schedules_paused"),
     ],
 )
 def test_invalid_changes_name_the_field(changes: dict[str, object], field: str) -> None:
