@@ -1,0 +1,1 @@
+"""Scheduling: cron expressions and time zones (``cron``); the scheduler joins later."""
