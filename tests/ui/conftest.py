@@ -98,9 +98,39 @@ async def tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
     context = await admin_context(browser, base, color_scheme="light")
     page = await context.new_page()
     errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    dropped: list[str] = []  # loads Chromium aborted because Docker changed the interfaces
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            (dropped if NETWORK_CHANGED in msg.text else errors).append(msg.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto = _retrying_goto(page.goto, dropped)
     try:
         yield Tab(page=page, base=base, console_errors=errors)
     finally:
         await context.close()
+
+
+# Chromium aborts its requests with this error whenever a network interface comes or goes, and
+# every container Docker starts or removes adds or deletes a veth interface on this machine.
+# It says nothing about the page under test, so a navigation it hit is simply done again.
+NETWORK_CHANGED = "net::ERR_NETWORK_CHANGED"
+
+
+def _retrying_goto(goto: Any, dropped: list[str]) -> Any:
+    async def retrying(url: str, **options: Any) -> Any:
+        for _ in range(3):
+            seen = len(dropped)
+            try:
+                response = await goto(url, **options)
+            except Exception as err:  # playwright.Error: the navigation itself was aborted
+                if NETWORK_CHANGED not in str(err):
+                    raise
+                continue
+            if len(dropped) == seen:
+                return response
+        return await goto(url, **options)
+
+    return retrying
