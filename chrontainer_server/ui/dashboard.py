@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -30,6 +29,7 @@ from chrontainer_core import Container
 from chrontainer_core.containers import ContainerListing
 from chrontainer_core.errors import ChrontainerError
 from chrontainer_core.models import ContainerMeta, ContainerState, HostStatus, Tag
+from chrontainer_core.tag_rules import Colour
 
 from ..api.context import core, scope
 from ..api.redact import hides_env_values
@@ -40,6 +40,7 @@ from .dashboard_view import (
     ACTIONS_BY_STATE,
     DashboardQuery,
     DetailsView,
+    accepts,
     engine_address,
     env_rows,
     group_key,
@@ -55,7 +56,6 @@ from .rendering import render
 __all__ = ["setup"]
 
 NO_STORE: Final = "no-store"
-_COLOUR: Final = re.compile(r"^#[0-9a-fA-F]{6}$")
 _STATES: Final = tuple(s.value for s in ContainerState)
 
 
@@ -91,7 +91,7 @@ def _stylesheet(tags: list[Tag]) -> tuple[str, str]:
     """The tag colours stylesheet and its version (a hash of the text)."""
     # Only well-formed colours reach the CSS: a value is never able to close the rule.
     text = "".join(f".tag-{t.id}{{background:{t.colour};color:{_ink(t.colour)}}}\n"
-                   for t in tags if _COLOUR.match(t.colour))
+                   for t in tags if accepts(Colour(), t.colour))
     return text, hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -9,15 +9,18 @@ way in ``static/containers.js``; keep both in step.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
+import voluptuous as vol
+
 from chrontainer_core import Container, ContainerMetrics, ContainerState
 from chrontainer_core.containers import ContainerFilter
 from chrontainer_core.models import ContainerMeta, HostState, Tag
+from chrontainer_core.tag_rules import WebUrl
 
 __all__ = [
     "ACTIONS_BY_STATE",
@@ -208,11 +211,22 @@ def port_links(c: Container, address: str) -> tuple[PortLink, ...]:
     return tuple(links)
 
 
+def accepts(validator: Callable[[Any], Any], value: object) -> bool:
+    """True when the core's validator accepts ``value``.
+
+    What is rendered as a link or written into CSS is checked again here, by the very rule
+    that checked it on the way in (:mod:`chrontainer_core.tag_rules`), never a copy of it.
+    """
+    try:
+        validator(value)
+    except vol.Invalid:
+        return False
+    return True
+
+
 def safe_web_url(url: str | None) -> str | None:
     """A web-UI link only if it is http(s): anything else (javascript:) is never a link."""
-    if url and urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc:
-        return url
-    return None
+    return url if accepts(WebUrl(), url) else None
 
 
 def duration(since: datetime, now: datetime) -> str:
