@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from .models import Container, ContainerMetrics, DockerEvent, HostState
+from .scheduling.jobs import ScheduleRun
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +83,18 @@ class MetricsSampled(Event):
     topic: ClassVar[str] = "metrics.sampled"
     host: str
     metrics: Mapping[str, ContainerMetrics]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunChanged(Event):
+    """A schedule or webhook run started (result ``running``) or ended (any other result).
+
+    ``name`` is the schedule's or webhook's name, so a listener needs no lookup to say which.
+    """
+
+    topic: ClassVar[str] = "schedule.run"
+    run: ScheduleRun
+    name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

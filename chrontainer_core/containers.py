@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 
 # A ref may be an id prefix only from this length on, so short prefixes never hit by accident.
 MIN_PREFIX = 12
+# How long a lookup by key waits for a host's first sync after start-up (schedules due then).
+SYNC_WAIT = 10.0
 _HEX = re.compile(r"^[0-9a-f]+$")
 _NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 _SIGNAL = re.compile(r"^(SIG)?[A-Z0-9+-]{1,16}$|^[0-9]{1,2}$")
@@ -259,6 +261,35 @@ class ContainerService:
                 f"no container '{ref}' on host '{host}'", details={"host": host, "ref": ref}
             )
         return found
+
+    async def by_key(self, host: str, key: str) -> Container:
+        """The container whose stable key (§3a) is ``key`` on ``host``, as the cache knows it.
+
+        Schedules name containers by key, so a recreated container is found again. Right after
+        start-up this waits (briefly) for the host's first sync instead of reporting NotFound.
+
+        Raises:
+            NotFound: Unknown host, or no container has this key now.
+        """
+        for c in await self._synced_containers(host):
+            if c.key == key:
+                return c
+        raise NotFound(f"no container with key '{key}' on host '{host}'",
+                       details={"host": host, "key": key})
+
+    async def with_label(self, host: str, label: str) -> builtins.list[Container]:
+        """The containers on ``host`` carrying ``label`` (``key`` or ``key=value``), by name
+        (after the host's first sync, like :meth:`by_key`)."""
+        flt = ContainerFilter(host=host, label=label)
+        found = [c for c in await self._synced_containers(host) if flt.matches(c)]
+        return sorted(found, key=lambda c: c.name)
+
+    async def _synced_containers(self, host: str) -> builtins.list[Container]:
+        watcher = self._hosts.get(host)
+        if watcher.live:
+            await watcher.wait_synced(SYNC_WAIT)
+            return watcher.containers()
+        return await watcher.current()  # library mode: read the engine now
 
     async def inspect(self, host: str, ref: str) -> dict[str, Any]:
         """The engine's inspect document, unmodified."""

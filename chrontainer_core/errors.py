@@ -16,6 +16,7 @@ that turns these into HTTP status codes.
     │   ├── AmbiguousRef       a ref matches several containers
     │   └── Busy               another action holds the target's lock
     ├── PermissionDenied       the actor may not do this
+    ├── RateLimited            too many requests; try again in ``retry_after`` seconds
     ├── SecretUnavailable      a stored secret cannot be decrypted (wrong or missing secret key)
     └── HostUnreachable        the Docker engine did not answer (connect/timeout/protocol)
         └── EngineError        the engine answered with an unexpected error
@@ -23,6 +24,7 @@ that turns these into HTTP status codes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -99,6 +101,18 @@ class PermissionDenied(ChrontainerError):
     """The actor is not allowed to do this."""
 
     code = "permission_denied"
+
+
+class RateLimited(ChrontainerError):
+    """Too many requests (failed logins, webhook triggers): retry in ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(f"{message}: try again in {seconds} s",
+                         details={"retry_after": seconds})
+        self.retry_after = seconds
 
 
 class SecretUnavailable(ChrontainerError):

@@ -340,6 +340,15 @@ class DiskUsage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PruneResult:
+    """What a prune removed on one host and how many bytes it gave back."""
+
+    host: str
+    deleted: tuple[str, ...]  # image ids (or names) the engine reports as deleted/untagged
+    reclaimed_bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HostDetails:
     """A host's state, its machine info and its (cached) disk use."""
 

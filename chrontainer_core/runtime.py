@@ -7,7 +7,8 @@ Two ways to get one:
   sampler (``ch.metrics``) keeping the latest stats of every running container, and the
   user-editable settings (``ch.settings``), and the daily audit retention job
   (``ch.retention``), and container tags and web-UI links (``ch.tags``), and the persisted
-  Docker events feed (``ch.events``).
+  Docker events feed (``ch.events``), and the scheduler (``ch.scheduler``) firing the schedules
+  users manage through ``ch.schedules``.
 * :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
   no background tasks (so a script never fires schedules a second time); lists read the engines
   on demand.
@@ -30,9 +31,15 @@ from .containers import ContainerService
 from .eventlog import EventLog
 from .hostinfo import DEFAULT_DISK_USAGE_TTL, HostInfoService
 from .hosts import HostManager
+from .images import ImageService
 from .metrics.sampler import MetricsSampler
 from .models import HostSpec
 from .retention import AuditRetention
+from .scheduling.actions import CoreActions
+from .scheduling.runs import RunExecutor
+from .scheduling.scheduler import Scheduler
+from .scheduling.service import ScheduleService
+from .scheduling.store import ScheduleStore
 from .secrets import SecretBox
 from .settings import SettingsService
 from .store.db import Database
@@ -93,6 +100,27 @@ class Chrontainer:
             self.tags = TagService(db, audit=audit, bus=bus,
                                    resolve=lambda host, ref: self.containers.get(host, ref))
         self.containers = ContainerService(hosts, audit, metrics=self.metrics, meta=self.tags)
+        self.images = ImageService(hosts, audit)
+        # Scheduling: daemon only, so a library script never fires a schedule (DESIGN §1).
+        self.scheduler: Scheduler | None = None
+        self.schedules: ScheduleService | None = None
+        self.runs: RunExecutor | None = None
+        if self.settings is not None and db is not None:
+            current = self.settings
+            schedule_store = ScheduleStore(db)
+            self.runs = RunExecutor(schedule_store, CoreActions(self.containers, self.images),
+                                    bus=bus)
+            self.scheduler = Scheduler(
+                schedule_store, self.runs,
+                paused=lambda: current.current.schedules_paused,
+                history_days=lambda: current.current.run_history_days)
+            self.schedules = ScheduleService(
+                schedule_store, self.scheduler, self.runs, audit=audit, hosts=hosts,
+                default_timezone=lambda: current.current.default_timezone)
+            scheduler = self.scheduler
+            # Pausing or resuming all schedules applies at once, not at the next pass.
+            self.settings.on_change(
+                lambda keys: scheduler.wake() if "schedules_paused" in keys else None)
         self.host_info = HostInfoService(
             hosts, ttl=config.disk_usage_ttl if config else DEFAULT_DISK_USAGE_TTL
         )
@@ -177,11 +205,15 @@ class Chrontainer:
             self.metrics.start()
         if self.retention is not None:
             self.retention.start()
+        if self.scheduler is not None:
+            self.scheduler.start()  # last: schedules act on hosts, which are loaded by now
 
     async def stop(self) -> None:
-        """Stop in order: retention job, tags' rename follower, metrics sampler, host watchers
-        and connections, the events log (flushing what the watchers sent last), then the
-        database."""
+        """Stop in order: the scheduler (running actions get a grace period), retention job,
+        tags' rename follower, metrics sampler, host watchers and connections, the events log
+        (flushing what the watchers sent last), then the database."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         if self.retention is not None:
             await self.retention.stop()  # it writes to the database: stop it before closing
         if self.tags is not None:

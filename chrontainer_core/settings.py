@@ -239,6 +239,11 @@ class SettingsService:
         self._overrides = _validate_file(file_overrides or {})
         self._stored = _DEFAULTS
         self._current = dataclasses.replace(_DEFAULTS, **self._overrides)
+        self._listeners: list[Callable[[frozenset[str]], object]] = []
+
+    def on_change(self, listener: Callable[[frozenset[str]], object]) -> None:
+        """Call ``listener(changed_keys)`` after each update that changed something."""
+        self._listeners.append(listener)
 
     @property
     def current(self) -> Settings:
@@ -309,6 +314,8 @@ class SettingsService:
             self._stored = dataclasses.replace(self._stored, **changed)
             self._current = dataclasses.replace(self._stored, **self._overrides)
             log.info("settings changed by %s: %s", actor.label, ", ".join(sorted(changed)))
+            for listener in self._listeners:
+                listener(frozenset(changed))
         return self.state()
 
     async def _write(self, changed: Mapping[str, Any]) -> None:

@@ -40,11 +40,12 @@ from chrontainer_core.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    RateLimited,
     SecretUnavailable,
 )
 
 from .api.spec import json_response
-from .auth.errors import InvalidCredentials, InvalidSecondFactor, RateLimited, Unauthenticated
+from .auth.errors import InvalidCredentials, InvalidSecondFactor, Unauthenticated
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",

@@ -41,6 +41,7 @@ from ..models import (
     LogRecord,
     LogStream,
     ProcessList,
+    PruneResult,
     StatsSample,
 )
 from . import parse
@@ -238,6 +239,13 @@ class DockerHost:
         """``GET /system/df`` summed per category; slow on big hosts, so callers cache it."""
         _, doc = await self._request("disk usage", "system/df")
         return parse.parse_disk_usage(doc, read_at=datetime.now(UTC))
+
+    async def prune_images(self, *, dangling_only: bool) -> PruneResult:
+        """``POST /images/prune``: dangling images, or every image no container uses."""
+        filters = json.dumps({"dangling": ["true" if dangling_only else "false"]})
+        _, doc = await self._request("prune images", "images/prune", "POST",
+                                     params={"filters": filters})
+        return parse.parse_image_prune(self.slug, doc)
 
     # -- containers -------------------------------------------------------------------------
 

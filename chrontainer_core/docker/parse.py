@@ -26,6 +26,7 @@ from ..models import (
     NetworkAttachment,
     PortBinding,
     ProcessList,
+    PruneResult,
     RestartPolicy,
     StatsSample,
 )
@@ -311,3 +312,13 @@ def parse_disk_usage(doc: JSON, *, read_at: datetime) -> DiskUsage:
         volumes=_category(volumes),
         build_cache=_category(cache),
     )
+
+
+def parse_image_prune(host: str, doc: JSON | None) -> PruneResult:
+    """``POST /images/prune``'s answer: ``ImagesDeleted`` entries (``Deleted`` or ``Untagged``)
+    and ``SpaceReclaimed``; the engine sends ``null`` for an empty list."""
+    doc = doc or {}
+    names = (e.get("Deleted") or e.get("Untagged") for e in doc.get("ImagesDeleted") or ())
+    deleted = tuple(str(name) for name in names if name)
+    return PruneResult(host=host, deleted=deleted,
+                       reclaimed_bytes=int(doc.get("SpaceReclaimed") or 0))

@@ -32,6 +32,7 @@ __all__ = [
     "TargetKind",
     "Trigger",
     "TriggerKind",
+    "Webhook",
 ]
 
 
@@ -189,10 +190,11 @@ class RunResult(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleRun:
-    """One run of a schedule: when it was due, when it ran, how it ended, which attempt."""
+    """One run of a schedule or a webhook: when it was due, when it ran, how it ended, which
+    attempt, and what it did (``action`` on ``target``, a :meth:`Target.describe` text)."""
 
     id: int
-    schedule_id: int
+    schedule_id: int | None
     trigger: RunTrigger
     scheduled_for: datetime
     started_at: datetime
@@ -200,3 +202,37 @@ class ScheduleRun:
     result: RunResult = RunResult.RUNNING
     error: str | None = None
     attempt: int = 1
+    webhook_id: int | None = None
+    action: ScheduleAction | None = None
+    target: str | None = None
+    detail: str | None = None  # what an ok run did ("restarted web")
+
+    @property
+    def finished(self) -> bool:
+        """True once the run ended (any result but ``running``)."""
+        return self.result is not RunResult.RUNNING
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Webhook:
+    """A webhook as stored and shown (never with its token: only ``token_prefix``).
+
+    A *locked* webhook always runs ``action`` on ``target``; an *unlocked* one (admins only)
+    takes both from the request body. ``allowed_cidrs`` empty allows any client address;
+    ``rate_limit_per_minute`` bounds triggers per webhook.
+    """
+
+    id: int
+    name: str
+    enabled: bool
+    locked: bool
+    action: ScheduleAction | None
+    target: Target | None
+    token_prefix: str
+    allow_get: bool = False
+    allowed_cidrs: tuple[str, ...] = ()
+    rate_limit_per_minute: int = 60
+    last_triggered_at: datetime | None = None
+    trigger_count: int = 0
+    created_by: str = ""
+    created_at: datetime | None = None

@@ -87,7 +87,9 @@ def _run(row: ScheduleRunRow) -> ScheduleRun:
         id=row.id, schedule_id=row.schedule_id, trigger=RunTrigger(row.trigger),
         scheduled_for=row.scheduled_for, started_at=row.started_at,
         finished_at=row.finished_at, result=RunResult(row.result), error=row.error,
-        attempt=row.attempt,
+        attempt=row.attempt, webhook_id=row.webhook_id,
+        action=ScheduleAction(row.action) if row.action else None, target=row.target,
+        detail=row.detail,
     )
 
 
@@ -165,13 +167,21 @@ class ScheduleStore:
 
     # -- runs -----------------------------------------------------------------------------------
 
-    async def claim(self, schedule_id: int, trigger: RunTrigger, scheduled_for: datetime, *,
-                    started_at: datetime, attempt: int = 1) -> ScheduleRun | None:
+    async def claim(self, schedule_id: int | None, trigger: RunTrigger, scheduled_for: datetime,
+                    *, started_at: datetime, attempt: int = 1, webhook_id: int | None = None,
+                    action: ScheduleAction | None = None,
+                    target: str | None = None) -> ScheduleRun | None:
         """Record a run as started; None when that (schedule, trigger, due time) is already
-        claimed — by this scheduler before a restart, or by another one on the same database."""
-        row = ScheduleRunRow(schedule_id=schedule_id, trigger=trigger.value,
-                             scheduled_for=scheduled_for, started_at=started_at,
-                             result=RunResult.RUNNING.value, attempt=attempt)
+        claimed — by this scheduler before a restart, or by another one on the same database.
+
+        A webhook's run passes ``webhook_id`` and no schedule; ``action`` and ``target`` (a
+        description) say what the run does, so its history reads well after edits.
+        """
+        row = ScheduleRunRow(schedule_id=schedule_id, webhook_id=webhook_id,
+                             trigger=trigger.value, scheduled_for=scheduled_for,
+                             started_at=started_at, result=RunResult.RUNNING.value,
+                             attempt=attempt, action=action.value if action else None,
+                             target=target)
         try:
             async with self._db.session() as session:
                 session.add(row)
@@ -180,8 +190,36 @@ class ScheduleStore:
         except IntegrityError:
             return None
 
+    async def get_run(self, run_id: int) -> ScheduleRun:
+        """One run; NotFound when there is none (or it was pruned)."""
+        async with self._db.session() as session:
+            row = await session.get(ScheduleRunRow, run_id)
+            if row is None:
+                raise NotFound(f"no run {run_id}", details={"id": run_id})
+            return _run(row)
+
+    async def last_runs(self) -> dict[int, ScheduleRun]:
+        """The newest run of every schedule that has one, by schedule id (for lists)."""
+        newest = (select(func.max(ScheduleRunRow.id))
+                  .where(ScheduleRunRow.schedule_id.is_not(None))
+                  .group_by(ScheduleRunRow.schedule_id))
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(ScheduleRunRow).where(ScheduleRunRow.id.in_(newest)))
+            return {r.schedule_id: _run(r) for r in rows if r.schedule_id is not None}
+
+    async def fail_unfinished(self, finished_at: datetime, error: str) -> int:
+        """Mark runs still ``running`` as failed (the process that ran them is gone)."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(ScheduleRunRow)
+                .where(ScheduleRunRow.result == RunResult.RUNNING.value)
+                .values(result=RunResult.ERROR.value, finished_at=finished_at, error=error))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def finish(self, run_id: int, result: RunResult, *, finished_at: datetime,
-                     error: str | None = None, attempt: int | None = None) -> ScheduleRun:
+                     error: str | None = None, detail: str | None = None,
+                     attempt: int | None = None) -> ScheduleRun:
         """Record how a run ended (and on which attempt, after retries)."""
         async with self._db.session() as session:
             row = await session.get(ScheduleRunRow, run_id)
@@ -190,14 +228,20 @@ class ScheduleStore:
             row.result = result.value
             row.finished_at = finished_at
             row.error = error
+            row.detail = detail[:500] if detail else None
             if attempt is not None:
                 row.attempt = attempt
             return _run(row)
 
-    async def runs(self, schedule_id: int | None = None, *, limit: int = 50,
-                   offset: int = 0) -> tuple[list[ScheduleRun], int]:
-        """Run history, newest first, with the total count (of one schedule, or of all)."""
-        where = [] if schedule_id is None else [ScheduleRunRow.schedule_id == schedule_id]
+    async def runs(self, schedule_id: int | None = None, *, webhook_id: int | None = None,
+                   limit: int = 50, offset: int = 0) -> tuple[list[ScheduleRun], int]:
+        """Run history, newest first, with the total count (of one schedule or webhook, or of
+        all)."""
+        where = []
+        if schedule_id is not None:
+            where.append(ScheduleRunRow.schedule_id == schedule_id)
+        if webhook_id is not None:
+            where.append(ScheduleRunRow.webhook_id == webhook_id)
         async with self._db.session() as session:
             total = await session.scalar(
                 select(func.count()).select_from(ScheduleRunRow).where(*where)) or 0

@@ -43,6 +43,7 @@ __all__ = [
     "TagRow",
     "UTCDateTime",
     "UserRow",
+    "WebhookRow",
     "utc_now",
 ]
 
@@ -316,18 +317,25 @@ class ScheduleRow(Base):
 
 
 class ScheduleRunRow(Base):
-    """One run of a schedule. The unique (schedule, trigger, due time) triple is the claim that
-    keeps two schedulers on one database from both running it."""
+    """One run of a schedule or of a webhook, naming what it did (action, target).
+
+    The unique (schedule, trigger, due time) triple is the claim that keeps two schedulers on
+    one database from both running it; webhook runs have no schedule (SQL treats the NULLs as
+    distinct, so they never collide).
+    """
 
     __tablename__ = "schedule_runs"
     __table_args__ = (
         UniqueConstraint("schedule_id", "trigger", "scheduled_for"),
         CheckConstraint("result IN ('running', 'ok', 'error', 'skipped')", name="result"),
+        CheckConstraint("schedule_id IS NOT NULL OR webhook_id IS NOT NULL", name="owner"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    schedule_id: Mapped[int] = mapped_column(
+    schedule_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("schedules.id", ondelete="CASCADE"))
+    webhook_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
     trigger: Mapped[str] = mapped_column(String(16))
     scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -335,3 +343,36 @@ class ScheduleRunRow(Base):
     result: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str | None] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(300))
+    detail: Mapped[str | None] = mapped_column(String(500))  # what an ok run did
+
+
+class WebhookRow(Base):
+    """A webhook: a hashed token, and for a locked one the action and target it is bound to."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        CheckConstraint("locked = false OR (action IS NOT NULL AND target_kind IS NOT NULL)",
+                        name="locked_target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    locked: Mapped[bool] = mapped_column(Boolean)
+    action: Mapped[str | None] = mapped_column(String(32))
+    target_kind: Mapped[str | None] = mapped_column(String(16))
+    host: Mapped[str | None] = mapped_column(String(63))
+    target_key: Mapped[str | None] = mapped_column(String(255))
+    target_label: Mapped[str | None] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_prefix: Mapped[str] = mapped_column(String(16))
+    allow_get: Mapped[bool] = mapped_column(Boolean)
+    allowed_cidrs: Mapped[str] = mapped_column(Text)  # JSON list of CIDRs; [] allows any
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer)
+    last_triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    trigger_count: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -16,9 +16,8 @@
 
 from __future__ import annotations
 
-import math
-
 from chrontainer_core.errors import ChrontainerError, PermissionDenied
+from chrontainer_core.errors import RateLimited as CoreRateLimited
 
 
 class Unauthenticated(ChrontainerError):
@@ -51,16 +50,11 @@ class InvalidSecondFactor(ChrontainerError):
         super().__init__(message)
 
 
-class RateLimited(ChrontainerError):
+class RateLimited(CoreRateLimited):
     """Too many failed attempts: try again in ``retry_after`` seconds."""
 
-    code = "rate_limited"
-
     def __init__(self, retry_after: float) -> None:
-        seconds = max(1, math.ceil(retry_after))
-        super().__init__(f"too many failed attempts: try again in {seconds} s",
-                         details={"retry_after": seconds})
-        self.retry_after = seconds
+        super().__init__("too many failed attempts", retry_after=retry_after)
 
 
 class Forbidden(PermissionDenied):

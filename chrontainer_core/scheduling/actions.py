@@ -1,0 +1,123 @@
+"""The action registry: what a schedule or webhook run does to its target, through the core.
+
+One table maps each :class:`~.jobs.ScheduleAction` to a handler; later issues add pull and
+update here and every caller (scheduler, run now, webhooks) gets them. Handlers act through the
+core services with the run's actor (``Actor(schedule)`` or ``Actor(webhook)``), so every effect
+lands in the audit trail like a user's click would, and they resolve the target when the run
+starts: a container by its key (a recreated container keeps its schedules), a label by the
+containers carrying it now.
+
+A handler returns a short summary ("restarted web", "pruned 3 images, 120 MB") or raises a
+:class:`~chrontainer_core.errors.ChrontainerError`; :class:`~chrontainer_core.errors.Busy`
+means "the target is locked by another action" and lets the runner wait and try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, Protocol
+
+from ..actor import Actor
+from ..containers import ContainerService
+from ..errors import Busy, ChrontainerError, InvalidInput, NotFound
+from ..images import ImageService
+from ..models import ContainerAction
+from .jobs import ACTIONS_BY_TARGET, ScheduleAction, Target, TargetKind
+
+__all__ = ["ActionRunner", "CoreActions", "check_action"]
+
+Handler = Callable[[Target, Actor], Awaitable[str]]
+
+_PAST: Final = {
+    ScheduleAction.START: "started", ScheduleAction.STOP: "stopped",
+    ScheduleAction.RESTART: "restarted", ScheduleAction.PAUSE: "paused",
+    ScheduleAction.UNPAUSE: "unpaused", ScheduleAction.KILL: "killed",
+}
+
+
+class ActionRunner(Protocol):
+    """Performs one action on one target (the scheduler's only view of the core)."""
+
+    async def run(self, action: ScheduleAction, target: Target, actor: Actor) -> str:
+        """Do it now; return a summary, or raise a ChrontainerError."""
+        ...
+
+
+def check_action(action: ScheduleAction, target: Target) -> None:
+    """Refuse an action the target kind cannot take (``pause`` a host, prune a container).
+
+    Raises:
+        InvalidInput: ``field="action"``, naming what the target kind allows.
+    """
+    allowed = ACTIONS_BY_TARGET[target.kind]
+    if action not in allowed:
+        names = ", ".join(sorted(a.value for a in allowed))
+        raise InvalidInput(f"action: a {target.kind.value} target takes {names}",
+                           field="action")
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1_000_000:.1f} MB"
+
+
+class CoreActions:
+    """The registry of schedule actions, acting through the core's services."""
+
+    def __init__(self, containers: ContainerService, images: ImageService) -> None:
+        self._containers = containers
+        self._images = images
+        container_action = self._container_action
+        self._handlers: Mapping[ScheduleAction, Handler] = {
+            **{a: _bind(container_action, a) for a in _PAST},
+            ScheduleAction.PRUNE_IMAGES: self._prune_images,
+        }
+
+    async def run(self, action: ScheduleAction, target: Target, actor: Actor) -> str:
+        """Perform ``action`` on ``target`` as ``actor`` (see the module docstring)."""
+        check_action(action, target)
+        return await self._handlers[action](target, actor)
+
+    async def _container_action(self, action: ScheduleAction, target: Target,
+                                actor: Actor) -> str:
+        verb = _PAST[action]
+        act = ContainerAction(action.value)
+        if target.kind is TargetKind.CONTAINER:
+            assert target.key is not None  # Target.__post_init__ guarantees it
+            c = await self._containers.by_key(target.host, target.key)
+            result = await self._containers.action(target.host, c.id, act, actor=actor)
+            return f"{verb} {c.name}" if result.changed else f"{c.name} was already {verb}"
+        assert target.label is not None  # likewise for label targets
+        found = await self._containers.with_label(target.host, target.label)
+        if not found:
+            raise NotFound(f"no container on {target.host} carries the label {target.label}",
+                           details={"host": target.host, "label": target.label})
+        outcomes = await asyncio.gather(
+            *(self._containers.action(target.host, c.id, act, actor=actor) for c in found),
+            return_exceptions=True)
+        failed = [(c, o) for c, o in zip(found, outcomes, strict=True)
+                  if isinstance(o, BaseException)]
+        for _, err in failed:
+            if not isinstance(err, ChrontainerError):
+                raise err  # a bug or cancellation, not a per-container failure
+        if failed and all(isinstance(err, Busy) for _, err in failed) and len(failed) == len(found):
+            raise Busy(f"every container labelled {target.label} is busy")
+        if failed:
+            detail = "; ".join(f"{c.name}: {err}" for c, err in failed)
+            raise ChrontainerError(
+                f"{verb} {len(found) - len(failed)} of {len(found)} containers; {detail}",
+                details={"failed": [c.name for c, _ in failed]})
+        return f"{verb} {len(found)} container{'s' if len(found) != 1 else ''}"
+
+    async def _prune_images(self, target: Target, actor: Actor) -> str:
+        result = await self._images.prune(target.host, actor=actor)
+        count = len(result.deleted)
+        return (f"removed {count} image layer{'s' if count != 1 else ''}, "
+                f"reclaimed {_megabytes(result.reclaimed_bytes)}")
+
+
+def _bind(handler: Callable[[ScheduleAction, Target, Actor], Awaitable[str]],
+          action: ScheduleAction) -> Handler:
+    async def bound(target: Target, actor: Actor) -> str:
+        return await handler(action, target, actor)
+    return bound
