@@ -344,7 +344,8 @@ class PruneResult:
     """What a prune removed on one host and how many bytes it gave back."""
 
     host: str
-    deleted: tuple[str, ...]  # image ids (or names) the engine reports as deleted/untagged
+    deleted: tuple[str, ...]  # ids of the image layers the engine deleted
+    untagged: tuple[str, ...]  # the references (repo:tag, repo@digest) it removed
     reclaimed_bytes: int
 
 

@@ -318,7 +318,10 @@ def parse_image_prune(host: str, doc: JSON | None) -> PruneResult:
     """``POST /images/prune``'s answer: ``ImagesDeleted`` entries (``Deleted`` or ``Untagged``)
     and ``SpaceReclaimed``; the engine sends ``null`` for an empty list."""
     doc = doc or {}
-    names = (e.get("Deleted") or e.get("Untagged") for e in doc.get("ImagesDeleted") or ())
-    deleted = tuple(str(name) for name in names if name)
-    return PruneResult(host=host, deleted=deleted,
-                       reclaimed_bytes=int(doc.get("SpaceReclaimed") or 0))
+    entries = doc.get("ImagesDeleted") or ()
+    return PruneResult(
+        host=host,
+        deleted=tuple(str(e["Deleted"]) for e in entries if e.get("Deleted")),
+        untagged=tuple(str(e["Untagged"]) for e in entries if e.get("Untagged")),
+        reclaimed_bytes=int(doc.get("SpaceReclaimed") or 0),
+    )

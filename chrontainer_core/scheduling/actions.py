@@ -57,6 +57,10 @@ def check_action(action: ScheduleAction, target: Target) -> None:
                            field="action")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _megabytes(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
@@ -107,12 +111,12 @@ class CoreActions:
             raise ChrontainerError(
                 f"{verb} {len(found) - len(failed)} of {len(found)} containers; {detail}",
                 details={"failed": [c.name for c, _ in failed]})
-        return f"{verb} {len(found)} container{'s' if len(found) != 1 else ''}"
+        return f"{verb} {_count(len(found), 'container')}"
 
     async def _prune_images(self, target: Target, actor: Actor) -> str:
         result = await self._images.prune(target.host, actor=actor)
-        count = len(result.deleted)
-        return (f"removed {count} image layer{'s' if count != 1 else ''}, "
+        return (f"removed {_count(len(result.untagged), 'tag')} and "
+                f"{_count(len(result.deleted), 'layer')}, "
                 f"reclaimed {_megabytes(result.reclaimed_bytes)}")
 
 

@@ -1,0 +1,165 @@
+"""Schedules acting on real containers when a (virtual) clock reaches their due time.
+
+The daemon's own scheduler runs too, on the real clock, over the same database: the due times
+here lie a day ahead of real time, so only the virtual-clock scheduler may fire them, and the
+run claim keeps the two from ever both acting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chrontainer_core import Chrontainer
+from chrontainer_core.actor import ActorKind
+from chrontainer_core.scheduling.actions import CoreActions
+from chrontainer_core.scheduling.jobs import (
+    RunResult,
+    Schedule,
+    ScheduleAction,
+    ScheduleRun,
+    Target,
+    TargetKind,
+    Trigger,
+    TriggerKind,
+)
+from chrontainer_core.scheduling.runs import RunExecutor
+from chrontainer_core.scheduling.scheduler import Scheduler
+from chrontainer_core.scheduling.service import ScheduleService
+from chrontainer_core.scheduling.store import ScheduleStore
+
+from ..live import TEST_LABEL, Engine, docker, run_container, unique, wait_for
+from ..live import test_image as image_ref
+from ..vclock import VirtualClock, eventually
+
+
+@dataclass
+class Rig:
+    ch: Chrontainer
+    clock: VirtualClock
+    executor: RunExecutor
+    scheduler: Scheduler
+    service: ScheduleService
+
+
+@pytest.fixture
+async def rig(daemon: Chrontainer) -> AsyncIterator[Rig]:
+    assert daemon.db is not None
+    clock = VirtualClock(datetime.now(UTC))
+    store = ScheduleStore(daemon.db)
+    executor = RunExecutor(store, CoreActions(daemon.containers, daemon.images), bus=daemon.bus,
+                           clock=clock, sleep=clock.sleep)
+    scheduler = Scheduler(store, executor, clock=clock, sleep=clock.sleep)
+    service = ScheduleService(store, scheduler, executor, audit=daemon.audit,
+                              hosts=daemon.hosts, clock=clock)
+    yield Rig(daemon, clock, executor, scheduler, service)
+    await scheduler.stop(grace=5)
+
+
+async def fire_at_due(rig: Rig, schedule: Schedule) -> ScheduleRun:
+    """Tick one second before the due time (nothing happens), then at it; return the run."""
+    due = schedule.next_run_at
+    assert due is not None
+    await rig.clock.set(due - timedelta(seconds=1))
+    await rig.scheduler.tick()
+    assert rig.executor.running == 0
+    await rig.clock.set(due)
+    await rig.scheduler.tick()
+    # Generous: busybox ignores SIGTERM, so a stop takes the engine's 10 s grace period.
+    await eventually(lambda: rig.executor.running == 0, "the run ended", timeout=60)
+    runs, _ = await rig.service.runs(schedule.id)
+    [run] = runs
+    return run
+
+
+def once_tomorrow(rig: Rig, name: str, target: Target, action: ScheduleAction) -> Schedule:
+    at = rig.clock.now + timedelta(days=1)
+    return Schedule(id=0, name=name, enabled=True, target=target, action=action,
+                    trigger=Trigger(kind=TriggerKind.ONCE, at=at))
+
+
+async def state_of(engine: Engine, name: str) -> str:
+    return await docker(engine, "inspect", "-f", "{{.State.Status}}", name)
+
+
+async def test_a_due_schedule_stops_a_real_container_as_the_schedule(
+        rig: Rig, local_engine: Engine) -> None:
+    _, name = await run_container(local_engine)
+    await wait_for(lambda: any(c.name == name for c in rig.ch.hosts.get("local").containers()),
+                   what="the container is in the cache")
+    target = Target(kind=TargetKind.CONTAINER, host=local_engine.slug, key=name)
+    schedule = await rig.service.create(once_tomorrow(rig, "stop it", target,
+                                                      ScheduleAction.STOP))
+    assert await state_of(local_engine, name) == "running"
+    run = await fire_at_due(rig, schedule)
+    assert (run.result, run.detail) == (RunResult.OK, f"stopped {name}")
+    assert await state_of(local_engine, name) == "exited"
+    entries, _ = await rig.ch.audit.list(actor_kind=ActorKind.SCHEDULE, action="container.stop")
+    assert [(e.actor.name, e.target, e.result) for e in entries] == [
+        ("stop it", f"{local_engine.slug}/{name}", "ok")]
+
+
+async def test_a_recreated_container_keeps_its_schedule(rig: Rig, local_engine: Engine) -> None:
+    _, name = await run_container(local_engine)
+    target = Target(kind=TargetKind.CONTAINER, host=local_engine.slug, key=name)
+    schedule = await rig.service.create(once_tomorrow(rig, "restart it", target,
+                                                      ScheduleAction.RESTART))
+    await docker(local_engine, "rm", "-f", name)
+    new_id, _ = await run_container(local_engine, name=name)  # same name: same key
+    await wait_for(lambda: any(c.id == new_id for c in rig.ch.hosts.get("local").containers()),
+                   what="the new container is in the cache")
+    before = await docker(local_engine, "inspect", "-f", "{{.State.StartedAt}}", name)
+    run = await fire_at_due(rig, schedule)
+    assert run.result is RunResult.OK
+    assert await docker(local_engine, "inspect", "-f", "{{.State.StartedAt}}", name) != before
+
+
+async def test_a_label_target_acts_on_every_container_carrying_it(
+        rig: Rig, remote_engine: Engine) -> None:
+    label = f"chrontainer.group={unique('g')}"
+    names = [(await run_container(remote_engine, options=("--label", label)))[1]
+             for _ in range(2)]
+    _, outsider = await run_container(remote_engine)
+    await wait_for(lambda: {c.name for c in rig.ch.hosts.get(remote_engine.slug).containers()}
+                   >= {*names, outsider}, what="all three cached")
+    target = Target(kind=TargetKind.LABEL, host=remote_engine.slug, label=label)
+    schedule = await rig.service.create(once_tomorrow(rig, "pause group", target,
+                                                      ScheduleAction.PAUSE))
+    run = await fire_at_due(rig, schedule)
+    assert (run.result, run.detail) == (RunResult.OK, "paused 2 containers")
+    assert [await state_of(remote_engine, n) for n in names] == ["paused", "paused"]
+    assert await state_of(remote_engine, outsider) == "running"
+    for n in names:
+        await docker(remote_engine, "unpause", n)
+
+
+async def test_a_missing_container_makes_a_clear_error(rig: Rig, local_engine: Engine) -> None:
+    target = Target(kind=TargetKind.CONTAINER, host=local_engine.slug, key=unique("gone"))
+    schedule = await rig.service.create(once_tomorrow(rig, "start ghost", target,
+                                                      ScheduleAction.START))
+    run = await fire_at_due(rig, schedule)
+    assert run.result is RunResult.ERROR
+    assert run.error == f"no container with key '{target.key}' on host '{local_engine.slug}'"
+
+
+async def test_a_host_schedule_prunes_unused_images(rig: Rig, local_engine: Engine) -> None:
+    # A stopped container keeps the test image in use: only the committed copy is unused.
+    _, keeper = await run_container(local_engine, start=False)
+    ref = f"chrontainer-test/prune-me:{unique('t')}"
+    await docker(local_engine, "commit", "--change", f"LABEL {TEST_LABEL}=1", keeper, ref)
+    target = Target(kind=TargetKind.HOST, host=local_engine.slug)
+    schedule = await rig.service.create(once_tomorrow(rig, "prune", target,
+                                                      ScheduleAction.PRUNE_IMAGES))
+    run = await fire_at_due(rig, schedule)
+    assert run.result is RunResult.OK
+    assert run.detail is not None and run.detail.startswith("removed 1 tag and ")
+    assert await docker(local_engine, "images", "-q", ref) == ""
+    images = json.loads(await docker(local_engine, "image", "inspect", image_ref()))
+    assert images, "the image a container uses is kept"
+    entries, _ = await rig.ch.audit.list(action="host.prune_images")
+    assert [(e.actor.kind, e.target, e.result) for e in entries] == [
+        (ActorKind.SCHEDULE, local_engine.slug, "ok")]
