@@ -34,12 +34,14 @@ from .hosts import HostManager
 from .images import ImageService
 from .metrics.sampler import MetricsSampler
 from .models import HostSpec
+from .renames import RenameFollower
 from .retention import AuditRetention
 from .scheduling.actions import CoreActions
 from .scheduling.runs import RunExecutor
 from .scheduling.scheduler import Scheduler
 from .scheduling.service import ScheduleService
 from .scheduling.store import ScheduleStore
+from .scheduling.webhooks import WebhookService
 from .secrets import SecretBox
 from .settings import SettingsService
 from .store.db import Database
@@ -100,10 +102,15 @@ class Chrontainer:
             self.tags = TagService(db, audit=audit, bus=bus,
                                    resolve=lambda host, ref: self.containers.get(host, ref))
         self.containers = ContainerService(hosts, audit, metrics=self.metrics, meta=self.tags)
+        # What refers to containers by key follows renames (daemon only: started by start()).
+        self.renames = RenameFollower(bus)
+        if self.tags is not None:
+            self.renames.add("tags and link", self.tags.move_key)
         self.images = ImageService(hosts, audit)
         # Scheduling: daemon only, so a library script never fires a schedule (DESIGN §1).
         self.scheduler: Scheduler | None = None
         self.schedules: ScheduleService | None = None
+        self.webhooks: WebhookService | None = None
         self.runs: RunExecutor | None = None
         if self.settings is not None and db is not None:
             current = self.settings
@@ -117,7 +124,11 @@ class Chrontainer:
             self.schedules = ScheduleService(
                 schedule_store, self.scheduler, self.runs, audit=audit, hosts=hosts,
                 default_timezone=lambda: current.current.default_timezone)
+            self.webhooks = WebhookService(db, self.runs, schedule_store, audit=audit,
+                                           hosts=hosts)
             scheduler = self.scheduler
+            self.renames.add("schedules", self.schedules.move_key)
+            self.renames.add("webhooks", self.webhooks.move_key)
             # Pausing or resuming all schedules applies at once, not at the next pass.
             self.settings.on_change(
                 lambda keys: scheduler.wake() if "schedules_paused" in keys else None)
@@ -182,7 +193,7 @@ class Chrontainer:
             await self.settings.load()
         if self.tags is not None:
             await self.tags.load()
-            self.tags.start()  # before the watchers start: no rename goes unheard
+        self.renames.start()  # before the watchers start: no rename goes unheard
         if self.events is not None:
             self.events.start()  # before the watchers start, too: no event goes unrecorded
         await self.hosts.load()
@@ -210,14 +221,13 @@ class Chrontainer:
 
     async def stop(self) -> None:
         """Stop in order: the scheduler (running actions get a grace period), retention job,
-        tags' rename follower, metrics sampler, host watchers and connections, the events log
-        (flushing what the watchers sent last), then the database."""
+        the rename follower (tags, schedules), metrics sampler, host watchers and connections,
+        the events log (flushing what the watchers sent last), then the database."""
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.retention is not None:
             await self.retention.stop()  # it writes to the database: stop it before closing
-        if self.tags is not None:
-            await self.tags.stop()  # it writes too (renames)
+        await self.renames.stop()  # its handlers write too
         if self.metrics is not None:
             await self.metrics.stop()
         await self.hosts.close()

@@ -4,7 +4,8 @@ A tag is a name and a ``#rrggbb`` colour; a container key carries any number of 
 one web-UI link (http or https). Both refer to containers by host slug + container key (DESIGN
 §3a), never by container id, so they survive ``docker rm`` + ``docker run`` with the same name;
 a rename (through Chrontainer or the docker CLI, seen as :class:`ContainerRenamed`) moves them
-to the new key.
+to the new key (:meth:`TagService.move_key`, called by the runtime's
+:class:`~chrontainer_core.renames.RenameFollower`).
 
 Everything is held in memory (one daemon per database; hundreds of rows at most), so reads are
 dict lookups cheap enough for a 200-row container list: :meth:`TagService.tags`,
@@ -36,14 +37,13 @@ from sqlalchemy.exc import IntegrityError
 
 from .actor import Actor
 from .audit import AuditTrail
-from .bus import Bus, ContainerMetaChanged, ContainerRenamed, Lagged, Subscription
+from .bus import Bus, ContainerMetaChanged, ContainerRenamed
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Container, ContainerMeta, Tag
 from .serialize import to_jsonable
 from .store.db import Database
 from .store.tables import ContainerLinkRow, ContainerTagRow, TagRow, utc_now
 from .tag_rules import TAG_IDS, Colour, TagName, WebUrl
-from .tasks import cancel_and_wait
 from .validate import format_path
 
 __all__ = ["TagService"]
@@ -76,7 +76,7 @@ class TagService:
     Args:
         db: The database holding the tags, container_tags and container_links tables.
         audit: Where every write is recorded.
-        bus: Where :class:`ContainerMetaChanged` is published, and renames are heard.
+        bus: Where :class:`ContainerMetaChanged` is published.
         resolve: Resolves ``(host, ref)`` to a container (``ContainerService.get``): it decides
             unknown hosts and refs (NotFound) and ambiguous refs.
     """
@@ -92,7 +92,6 @@ class TagService:
         self._tags: dict[int, Tag] = {}
         self._tagged: dict[Key, frozenset[int]] = {}
         self._links: dict[Key, str] = {}
-        self._task: asyncio.Task[None] | None = None
         # Read-side views of the three maps above, rebuilt by _rebuild() after every change.
         self._sorted: list[Tag] = []
         self._carriers: dict[int, frozenset[Key]] = {}
@@ -149,36 +148,6 @@ class TagService:
         self._tagged = {k: frozenset(v) for k, v in tagged.items()}
         self._links = {(r.host, r.container_key): r.url for r in link_rows}
         self._rebuild()
-
-    @property
-    def running(self) -> bool:
-        """True while renames are being followed."""
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        """Follow container renames: move a renamed key's tags and link to its new key."""
-        if not self.running:
-            # Subscribed now, not in the task: no rename published from here on is missed.
-            sub = self._bus.subscribe([ContainerRenamed.topic])
-            self._task = asyncio.create_task(self._follow(sub), name="tags:renames")
-
-    async def stop(self) -> None:
-        """Stop following renames; a move in progress is cancelled (its transaction rolls back)."""
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
-
-    async def _follow(self, sub: Subscription) -> None:
-        with sub:
-            async for event in sub:
-                if isinstance(event, ContainerRenamed):
-                    try:
-                        await self._move(event)
-                    except Exception:  # supervision: one failed move must not stop the others
-                        log.exception("host %s: could not move tags of %s to %s",
-                                      event.host, event.old_key, event.new_key)
-                elif isinstance(event, Lagged):
-                    log.warning("tags: missed %d rename events; tags of those containers stay "
-                                "on their old keys", event.dropped)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -331,7 +300,7 @@ class TagService:
         self._publish([key])
         return self.meta(*key)
 
-    async def _move(self, event: ContainerRenamed) -> None:
+    async def move_key(self, event: ContainerRenamed) -> None:
         """Move a renamed key's tags and link to its new key, replacing what the new key had.
 
         The new key may carry leftovers of a removed container of that name; the renamed

@@ -120,6 +120,7 @@ def _prepare_data_dir(config: Config) -> None:
 async def _serve(config: Config, config_path: Path | None) -> int:
     from aiohttp import web
 
+    from .accesslog import RedactingAccessLogger
     from .app import create_app
 
     _prepare_data_dir(config)
@@ -129,8 +130,10 @@ async def _serve(config: Config, config_path: Path | None) -> int:
         core = Chrontainer.from_config(config)
         app = create_app(config, core=core)
         # handler_cancellation: a client that goes away cancels its handler, which ends log
-        # follows (and closes their engine streams) at once.
-        runner = web.AppRunner(app, handler_cancellation=True)
+        # follows (and closes their engine streams) at once. The access log redacts webhook
+        # tokens (they are in the URL path).
+        runner = web.AppRunner(app, handler_cancellation=True,
+                               access_log_class=RedactingAccessLogger)
         await runner.setup()
         try:
             site = web.TCPSite(runner, config.bind_host, config.port)

@@ -231,7 +231,7 @@ class Webhook:
     token_prefix: str
     allow_get: bool = False
     allowed_cidrs: tuple[str, ...] = ()
-    rate_limit_per_minute: int = 60
+    rate_limit_per_minute: int = 30
     last_triggered_at: datetime | None = None
     trigger_count: int = 0
     created_by: str = ""

@@ -9,6 +9,7 @@ one-time schedule has passed), and wakes the scheduler so an edit applies at onc
 from __future__ import annotations
 
 import builtins
+import logging
 import re
 import unicodedata
 from collections.abc import Callable, Container
@@ -18,6 +19,7 @@ from typing import Final
 
 from ..actor import Actor
 from ..audit import AuditTrail
+from ..bus import ContainerRenamed
 from ..errors import Conflict, InvalidInput
 from ..store.tables import utc_now
 from .actions import check_action
@@ -37,6 +39,8 @@ __all__ = [
     "ScheduleService",
     "check_target",
 ]
+
+log = logging.getLogger(__name__)
 
 PREVIEW_COUNT: Final = 5
 MAX_TIMEOUT: Final = timedelta(hours=6)
@@ -251,6 +255,19 @@ class ScheduleService:
                 raise Conflict("this schedule was started at this very instant already")
         self._executor.launch(run, request_for(schedule))
         return run
+
+    async def move_key(self, event: ContainerRenamed) -> None:
+        """A container was renamed: its schedules follow it to its new key (audited as the
+        system when there were any, like the tags' move)."""
+        if not any(s.target.kind is TargetKind.CONTAINER and s.target.host == event.host
+                   and s.target.key == event.old_key for s in await self._store.all()):
+            return  # most renames concern no schedule: no audit noise for them
+        target = f"{event.host}/{event.new_key}"
+        async with self._audit.track(Actor.system(), "schedule.move_target", target):
+            moved = await self._store.move_container_key(event.host, event.old_key,
+                                                         event.new_key)
+        log.info("host %s: %d schedule(s) of %s moved to %s", event.host, moved,
+                 event.old_key, event.new_key)
 
     # -- validation -----------------------------------------------------------------------------
 

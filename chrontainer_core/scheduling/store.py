@@ -143,6 +143,17 @@ class ScheduleStore:
             if not getattr(result, "rowcount", 0):
                 raise NotFound(f"no schedule {schedule_id}", details={"id": schedule_id})
 
+    async def move_container_key(self, host: str, old_key: str, new_key: str) -> int:
+        """Point the schedules of container ``old_key`` on ``host`` at ``new_key`` (a rename);
+        returns how many moved."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(ScheduleRow)
+                .where(ScheduleRow.target_kind == TargetKind.CONTAINER.value,
+                       ScheduleRow.host == host, ScheduleRow.target_key == old_key)
+                .values(target_key=new_key, updated_at=utc_now()))
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def set_next_run(self, schedule_id: int, at: datetime | None) -> None:
         """Store the next due time (None: the schedule will not fire again)."""
         async with self._db.session() as session:

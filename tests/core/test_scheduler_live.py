@@ -163,3 +163,27 @@ async def test_a_host_schedule_prunes_unused_images(rig: Rig, local_engine: Engi
     entries, _ = await rig.ch.audit.list(action="host.prune_images")
     assert [(e.actor.kind, e.target, e.result) for e in entries] == [
         (ActorKind.SCHEDULE, local_engine.slug, "ok")]
+
+
+async def test_a_renamed_container_takes_its_schedules_and_webhooks_along(
+        daemon: Chrontainer, local_engine: Engine) -> None:
+    schedules, webhooks = daemon.schedules, daemon.webhooks
+    assert schedules is not None and webhooks is not None
+    _, name = await run_container(local_engine)
+    target = Target(kind=TargetKind.CONTAINER, host=local_engine.slug, key=name)
+    at = datetime.now(UTC) + timedelta(days=1)
+    schedule = await schedules.create(Schedule(
+        id=0, name="follow me", enabled=True, target=target, action=ScheduleAction.RESTART,
+        trigger=Trigger(kind=TriggerKind.ONCE, at=at)))
+    hook, _ = await webhooks.create("deploy", action=ScheduleAction.RESTART, target=target)
+    new_name = unique("renamed")
+    await docker(local_engine, "rename", name, new_name)  # behind Chrontainer's back
+
+    async def moved() -> bool:
+        hook_target = (await webhooks.get(hook.id)).target
+        return ((await schedules.get(schedule.id)).target.key == new_name
+                and hook_target is not None and hook_target.key == new_name)
+    await wait_for(moved, what="the schedule and the webhook follow the rename")
+    entries, _ = await daemon.audit.list(actor_kind=ActorKind.SYSTEM)
+    assert {e.action for e in entries if e.target == f"{local_engine.slug}/{new_name}"} >= {
+        "schedule.move_target", "webhook.move_target"}
