@@ -100,6 +100,9 @@ class AuditTrail(abc.ABC):
         action: str | None = None,
         actor_kind: ActorKind | str | None = None,
         target: str | None = None,
+        action_prefix: str | None = None,
+        target_prefix: str | None = None,
+        result: str | None = None,
     ) -> tuple[builtins.list[AuditEntry], int]:
         """Return a page of entries, newest first, and the total matching the filters.
 
@@ -109,6 +112,9 @@ class AuditTrail(abc.ABC):
             action: Only this exact action.
             actor_kind: Only this kind of actor.
             target: Only this exact target.
+            action_prefix: Only actions starting with this (``container.``: container actions).
+            target_prefix: Only targets starting with this (``local/``: one host's containers).
+            result: Only this result (``ok`` or ``error``).
 
         Raises:
             InvalidInput: ``limit`` or ``offset`` is negative.
@@ -155,14 +161,26 @@ class AuditTrail(abc.ABC):
             _log.exception("could not write audit entry %s %s %s", actor.label, action, target)
 
 
-def _entry_matches(
-    entry: AuditEntry, action: str | None, actor_kind: str | None, target: str | None
-) -> bool:
-    return (
-        (action is None or entry.action == action)
-        and (actor_kind is None or entry.actor.kind == actor_kind)
-        and (target is None or entry.target == target)
-    )
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    """The filters of :meth:`AuditTrail.list`, for the in-memory trail."""
+
+    action: str | None = None
+    actor_kind: str | None = None
+    target: str | None = None
+    action_prefix: str | None = None
+    target_prefix: str | None = None
+    result: str | None = None
+
+    def matches(self, entry: AuditEntry) -> bool:
+        return (
+            (self.action is None or entry.action == self.action)
+            and (self.actor_kind is None or entry.actor.kind == self.actor_kind)
+            and (self.target is None or entry.target == self.target)
+            and (self.action_prefix is None or entry.action.startswith(self.action_prefix))
+            and (self.target_prefix is None or entry.target.startswith(self.target_prefix))
+            and (self.result is None or entry.result == self.result)
+        )
 
 
 class LogAuditTrail(AuditTrail):
@@ -214,15 +232,15 @@ class LogAuditTrail(AuditTrail):
         action: str | None = None,
         actor_kind: ActorKind | str | None = None,
         target: str | None = None,
+        action_prefix: str | None = None,
+        target_prefix: str | None = None,
+        result: str | None = None,
     ) -> tuple[builtins.list[AuditEntry], int]:
         """Return kept entries, newest first (see :meth:`AuditTrail.list`)."""
         _check_page(limit, offset)
-        kind = None if actor_kind is None else str(actor_kind)
-        matching = [
-            entry
-            for entry in reversed(self._entries)
-            if _entry_matches(entry, action, kind, target)
-        ]
+        wanted = _Filter(action, None if actor_kind is None else str(actor_kind), target,
+                         action_prefix, target_prefix, result)
+        matching = [entry for entry in reversed(self._entries) if wanted.matches(entry)]
         return matching[offset : offset + limit], len(matching)
 
 
@@ -281,6 +299,9 @@ class DbAuditTrail(AuditTrail):
         action: str | None = None,
         actor_kind: ActorKind | str | None = None,
         target: str | None = None,
+        action_prefix: str | None = None,
+        target_prefix: str | None = None,
+        result: str | None = None,
     ) -> tuple[builtins.list[AuditEntry], int]:
         """Return rows newest first with the filtered total (see :meth:`AuditTrail.list`)."""
         _check_page(limit, offset)
@@ -291,6 +312,13 @@ class DbAuditTrail(AuditTrail):
             conditions.append(AuditRow.actor_kind == str(actor_kind))
         if target is not None:
             conditions.append(AuditRow.target == target)
+        # autoescape: a "%" or "_" in a prefix is that character, not a LIKE wildcard.
+        if action_prefix is not None:
+            conditions.append(AuditRow.action.startswith(action_prefix, autoescape=True))
+        if target_prefix is not None:
+            conditions.append(AuditRow.target.startswith(target_prefix, autoescape=True))
+        if result is not None:
+            conditions.append(AuditRow.result == result)
         page = (
             select(AuditRow)
             .where(*conditions)

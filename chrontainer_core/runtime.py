@@ -115,8 +115,8 @@ class Chrontainer:
         if self.settings is not None and db is not None:
             current = self.settings
             schedule_store = ScheduleStore(db)
-            self.runs = RunExecutor(schedule_store, CoreActions(self.containers, self.images),
-                                    bus=bus)
+            actions = CoreActions(self.containers, self.images, audit)
+            self.runs = RunExecutor(schedule_store, actions, bus=bus)
             self.scheduler = Scheduler(
                 schedule_store, self.runs,
                 paused=lambda: current.current.schedules_paused,

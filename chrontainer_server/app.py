@@ -12,6 +12,7 @@ from chrontainer_core.config import Config
 
 from . import ui
 from .api import (
+    activity,
     apikeys,
     auth,
     containers,
@@ -19,10 +20,12 @@ from .api import (
     health,
     hosts,
     openapi,
+    schedules,
     settings,
     tags,
     totp,
     users,
+    webhooks,
 )
 from .api.context import CORE
 from .auth.middleware import auth_middleware
@@ -48,8 +51,8 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     runtime = app[CORE] = core if core is not None else Chrontainer.from_config(config)
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
-    for module in (health, auth, totp, users, apikeys, hosts, containers, tags, events,
-                   settings, openapi):
+    for module in (health, auth, totp, users, apikeys, hosts, containers, tags, events, activity,
+                   schedules, webhooks, settings, openapi):
         module.routes.register(app)
     events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)

@@ -77,6 +77,10 @@ async def run_container(
     verb = "run" if start else "create"
     args = [verb, *(["-d"] if start and detach else []), "--name", name]
     args += ["--label", f"{TEST_LABEL}=1"]
+    if "--stop-timeout" not in options:
+        # busybox's sleep, PID 1, ignores SIGTERM: without this every stop or restart would
+        # wait out the engine's 10 s grace period.
+        args += ["--stop-timeout", "1"]
     if engine.network:
         args += ["--network", engine.network]
     args += [*options, test_image(), *(cmd or ("sleep", "3600"))]

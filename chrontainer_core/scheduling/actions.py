@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol
 
 from ..actor import Actor
+from ..audit import AuditTrail
 from ..containers import ContainerService
 from ..errors import Busy, ChrontainerError, InvalidInput, NotFound
 from ..images import ImageService
@@ -68,9 +69,11 @@ def _megabytes(n: int) -> str:
 class CoreActions:
     """The registry of schedule actions, acting through the core's services."""
 
-    def __init__(self, containers: ContainerService, images: ImageService) -> None:
+    def __init__(self, containers: ContainerService, images: ImageService,
+                 audit: AuditTrail) -> None:
         self._containers = containers
         self._images = images
+        self._audit = audit
         container_action = self._container_action
         self._handlers: Mapping[ScheduleAction, Handler] = {
             **{a: _bind(container_action, a) for a in _PAST},
@@ -88,22 +91,33 @@ class CoreActions:
         act = ContainerAction(action.value)
         if target.kind is TargetKind.CONTAINER:
             assert target.key is not None  # Target.__post_init__ guarantees it
-            c = await self._containers.by_key(target.host, target.key)
+            # Audited when the key finds nothing too: the activity page must show a scheduled
+            # action that could not happen, not only the run history.
+            try:
+                c = await self._containers.by_key(target.host, target.key)
+            except NotFound as err:
+                await self._audit.record(actor, f"container.{act.value}",
+                                         f"{target.host}/{target.key}", error=err)
+                raise
             result = await self._containers.action(target.host, c.id, act, actor=actor)
             return f"{verb} {c.name}" if result.changed else f"{c.name} was already {verb}"
         assert target.label is not None  # likewise for label targets
         found = await self._containers.with_label(target.host, target.label)
         if not found:
-            raise NotFound(f"no container on {target.host} carries the label {target.label}",
-                           details={"host": target.host, "label": target.label})
+            nothing = NotFound(
+                f"no container on {target.host} carries the label {target.label}",
+                details={"host": target.host, "label": target.label})
+            await self._audit.record(actor, f"container.{act.value}",
+                                     f"{target.host}/label:{target.label}", error=nothing)
+            raise nothing
         outcomes = await asyncio.gather(
             *(self._containers.action(target.host, c.id, act, actor=actor) for c in found),
             return_exceptions=True)
         failed = [(c, o) for c, o in zip(found, outcomes, strict=True)
                   if isinstance(o, BaseException)]
-        for _, err in failed:
-            if not isinstance(err, ChrontainerError):
-                raise err  # a bug or cancellation, not a per-container failure
+        for _, problem in failed:
+            if not isinstance(problem, ChrontainerError):
+                raise problem  # a bug or cancellation, not a per-container failure
         if failed and all(isinstance(err, Busy) for _, err in failed) and len(failed) == len(found):
             raise Busy(f"every container labelled {target.label} is busy")
         if failed:

@@ -50,6 +50,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -207,6 +208,9 @@ def _invalid(message: str, *, cron_field: str | None = None) -> InvalidInput:
 # -- parsing ------------------------------------------------------------------------------------
 
 
+# Pure and immutable: lists of hundreds of schedules repeat a few expressions, and the
+# scheduler parses a schedule's expression at each of its due times.
+@functools.lru_cache(maxsize=2048)
 def parse_cron(text: str) -> CronExpression:
     """Parse a 5-field cron expression or one of the :data:`MACROS`.
 

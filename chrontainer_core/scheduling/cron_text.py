@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
@@ -19,6 +20,7 @@ from .cron import DAY_NAMES, MONTH_NAMES, CronExpression, CronField, join_words
 __all__ = ["describe"]
 
 
+@functools.lru_cache(maxsize=2048)  # pure; lists describe the same expressions again and again
 def describe(expr: CronExpression) -> str:
     """An English description of the expression, built from its parsed fields.
 

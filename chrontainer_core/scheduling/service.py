@@ -163,18 +163,29 @@ class ScheduleService:
             InvalidInput: A bad cron expression or time zone (``field`` says which).
         """
         after = after or self._clock()
-        self._check_trigger(trigger, after, allow_past=True)
+        description = self.describe(trigger)
         if trigger.kind is TriggerKind.ONCE:
             assert trigger.at is not None  # Trigger.__post_init__ guarantees it
-            zone = load_zone(trigger.timezone)
-            local = trigger.at.astimezone(zone)
             upcoming = (trigger.at,) if trigger.at > after else ()
-            return SchedulePreview(
-                description=f"Once, on {local:%A %d %B %Y} at {local:%H:%M}",
-                timezone=trigger.timezone, next_runs=upcoming)
+            return SchedulePreview(description=description, timezone=trigger.timezone,
+                                   next_runs=upcoming)
         expr = parse_cron(trigger.cron or "")
-        return SchedulePreview(description=describe(expr), timezone=trigger.timezone,
+        return SchedulePreview(description=description, timezone=trigger.timezone,
                                next_runs=tuple(next_runs(expr, trigger.timezone, after, count)))
+
+    def describe(self, trigger: Trigger) -> str:
+        """A trigger in English ("At 03:00 on Monday", "Once, on Friday 27 November 2026 at
+        03:00"), without computing due times (cheap enough for long lists).
+
+        Raises:
+            InvalidInput: A bad cron expression or time zone (``field`` says which).
+        """
+        self._check_trigger(trigger, self._clock(), allow_past=True)
+        if trigger.kind is TriggerKind.ONCE:
+            assert trigger.at is not None  # Trigger.__post_init__ guarantees it
+            local = trigger.at.astimezone(load_zone(trigger.timezone))
+            return f"Once, on {local:%A %d %B %Y} at {local:%H:%M}"
+        return describe(parse_cron(trigger.cron or ""))
 
     # -- changing -------------------------------------------------------------------------------
 
@@ -201,8 +212,11 @@ class ScheduleService:
         """
         actor = actor or Actor.library()
         async with self._audit.track(actor, "schedule.update", f"schedule/{draft.id}"):
-            await self._store.get(draft.id)
-            stored = await self._store.save(self._prepared(draft))
+            current = await self._store.get(draft.id)
+            # A one-time schedule whose instant passed can still be renamed or retargeted;
+            # only a *new* instant must lie ahead.
+            past_ok = draft.trigger == current.trigger
+            stored = await self._store.save(self._prepared(draft, allow_past=past_ok))
         self._scheduler.wake()
         return stored
 
@@ -271,12 +285,12 @@ class ScheduleService:
 
     # -- validation -----------------------------------------------------------------------------
 
-    def _prepared(self, draft: Schedule) -> Schedule:
+    def _prepared(self, draft: Schedule, *, allow_past: bool = False) -> Schedule:
         """The draft validated, with its name trimmed and its next due time from now."""
         schedule = replace(draft, name=check_name(draft.name))
         check_target(schedule.target, self._hosts)
         check_action(schedule.action, schedule.target)
-        self._check_trigger(schedule.trigger, self._clock(), allow_past=False)
+        self._check_trigger(schedule.trigger, self._clock(), allow_past=allow_past)
         _check_duration("grace", schedule.grace, timedelta(0), MAX_GRACE)
         _check_duration("timeout", schedule.timeout, timedelta(seconds=1), MAX_TIMEOUT)
         _check_duration("jitter", schedule.jitter, timedelta(0), MAX_JITTER)

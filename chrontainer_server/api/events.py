@@ -30,6 +30,7 @@ from chrontainer_core.bus import (
     HostChanged,
     Lagged,
     MetricsSampled,
+    RunChanged,
 )
 from chrontainer_core.errors import NotFound
 from chrontainer_core.eventlog import EventFilter, EventLog
@@ -63,6 +64,7 @@ TOPICS: Final = (
     HostChanged.topic,
     DockerEventSeen.topic,
     MetricsSampled.topic,
+    RunChanged.topic,
 )
 _ASKABLE: Final = (*TOPICS, Lagged.topic)
 # Common proxies close a response idle for 30 to 60 s.
@@ -300,6 +302,10 @@ def _encoder(request: web.Request) -> Encoder:
                              if (key := key_of(ev.host, cid)) is not None
                              and key_scope.allows_container(ev.host, key)}
             return {"host": ev.host, "items": to_jsonable(items)}
+        if isinstance(ev, RunChanged):
+            # The run as GET /runs/{id} shows it, plus the schedule's or webhook's name. A run
+            # names its target only in words, so a scoped key gets none rather than too many.
+            return None if key_scope is not None else {**to_jsonable(ev.run), "name": ev.name}
         if key_scope is not None:
             if isinstance(ev, HostChanged) and not key_scope.allows_host(ev.host.slug):
                 return None

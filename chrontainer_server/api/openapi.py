@@ -222,6 +222,12 @@ def _responses(route: ApiRoute, registry: dict[str, JsonSchema]) -> dict[str, An
     if content:
         success["content"] = content
     responses: dict[str, Any] = {str(route.status): success}
+    for status, spec in route.also:
+        other: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+        other_content = _content(spec, registry)
+        if other_content:
+            other["content"] = other_content
+        responses[str(status)] = other
     statuses = set(route.errors) | {500}
     if not route.public:
         # No credentials (401), or a role, key scope or CSRF check said no (403).

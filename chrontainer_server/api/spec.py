@@ -56,6 +56,10 @@ Responses. ``response`` describes the body sent with ``status`` (default 200):
   ``[Content(JSON, list[LogRecord]), Content(NDJSON, LogRecord)]``;
 - ``None`` -> no body (use with ``status=204``).
 
+``also`` documents other success statuses a handler may answer, each with its body spec as
+above, e.g. ``status=202, response=ScheduleRun, also={200: ScheduleRun}`` for "accepted, or
+done already when it finished within the wait".
+
 ``errors`` lists the error statuses the handler can produce (404, 409, ...); the document adds
 400 when there is input to validate, 413 when there is a body, and 500 always. Declare
 ``public=True`` for endpoints that need no login; the auth middleware reads it with
@@ -164,6 +168,8 @@ class ApiRoute:
     status: int
     response: Any
     errors: tuple[int, ...]
+    # Other success statuses and their body specs (see the module docstring).
+    also: tuple[tuple[int, Any], ...]
     body: vol.Schema | None
     query: vol.Schema | None
     path_params: vol.Schema | None
@@ -248,6 +254,7 @@ class ApiRoutes:
         response: Any = None,
         status: int = 200,
         errors: Sequence[int] = (),
+        also: Mapping[int, Any] | None = None,
         body: Any = None,
         query: Any = None,
         path_params: Any = None,
@@ -265,6 +272,7 @@ class ApiRoutes:
             response: What a success returns (see the module docstring).
             status: The success status code.
             errors: Error statuses the handler can produce, documented with the Error schema.
+            also: Other success statuses and their bodies, e.g. ``{200: ScheduleRun}``.
             body: Voluptuous schema of the JSON body, passed to the handler as ``body``.
             query: Voluptuous schema of the query string, passed as ``query``.
             path_params: Voluptuous schema of the path parameters, passed as ``path_params``.
@@ -288,6 +296,7 @@ class ApiRoutes:
                 status=status,
                 response=response,
                 errors=tuple(errors),
+                also=tuple((also or {}).items()),
                 body=_schema(body),
                 query=_schema(query),
                 path_params=_schema(path_params),

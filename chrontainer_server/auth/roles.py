@@ -132,6 +132,29 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     # Docker events: the persisted feed, and the browser's one live stream (SSE)
     ("GET", V1 + "/events"): V,
     ("GET", V1 + "/events/stream"): V,
+    # activity: the audit trail's container actions, for everyone
+    ("GET", V1 + "/activity"): V,
+    # schedules: reading for everyone, managing and running for operators (DESIGN §7)
+    ("GET", V1 + "/schedules"): V,
+    ("POST", V1 + "/schedules"): OP,
+    ("POST", V1 + "/schedules/preview"): V,
+    ("GET", V1 + "/schedules/{id}"): V,
+    ("PATCH", V1 + "/schedules/{id}"): OP,
+    ("DELETE", V1 + "/schedules/{id}"): OP,
+    ("POST", V1 + "/schedules/{id}/run"): OP,
+    ("GET", V1 + "/schedules/{id}/runs"): V,
+    ("GET", V1 + "/runs/{id}"): V,
+    # webhooks: reading for everyone, managing for operators (unlocked ones: admins, checked by
+    # the handlers); the trigger is public: the token in its path is the credential
+    ("GET", V1 + "/webhooks"): V,
+    ("POST", V1 + "/webhooks"): OP,
+    ("GET", V1 + "/webhooks/{id}"): V,
+    ("PATCH", V1 + "/webhooks/{id}"): OP,
+    ("DELETE", V1 + "/webhooks/{id}"): OP,
+    ("POST", V1 + "/webhooks/{id}/regenerate"): OP,
+    ("GET", V1 + "/webhooks/{id}/runs"): V,
+    ("POST", V1 + "/webhooks/trigger/{token}"): PUBLIC,
+    ("GET", V1 + "/webhooks/trigger/{token}"): PUBLIC,
     # settings
     ("GET", V1 + "/settings"): A,
     ("PATCH", V1 + "/settings"): A,
@@ -149,6 +172,7 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/fragments/containers/{host}/{ref}/details"): V,
     ("GET", "/fragments/hosts/{host}/row"): V,
     ("GET", "/fragments/hosts/{host}/info"): V,
+    ("GET", "/fragments/schedules/{id}/row"): V,
     ("GET", "/settings"): A,
     ("POST", "/settings"): A,
     ("GET", "/login"): PUBLIC,
@@ -156,6 +180,12 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/profile"): V,
     ("GET", "/users"): A,
     ("GET", "/audit"): A,
+    ("GET", "/schedules"): V,
+    ("GET", "/schedules/new"): OP,
+    ("GET", "/schedules/{id}"): V,
+    ("GET", "/schedules/{id}/edit"): OP,
+    ("GET", "/webhooks"): V,
+    ("GET", "/activity"): V,
     ("GET", "/static/{path}"): PUBLIC,
 }
 

@@ -38,6 +38,9 @@ class NavItem:
 
 NAV: Final = (
     NavItem("/containers", "Containers"),
+    NavItem("/schedules", "Schedules"),
+    NavItem("/webhooks", "Webhooks"),
+    NavItem("/activity", "Activity"),
     NavItem("/hosts", "Hosts"),
     NavItem("/events", "Events"),
     NavItem("/settings", "Settings", Role.ADMIN),

@@ -7,7 +7,9 @@ bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` 
 
 Routes (see :func:`setup`): ``/`` (redirects), ``/settings`` (GET and POST), the containers
 dashboard of :mod:`.dashboard`, the container pages (logs, inspect, processes) of
-:mod:`.container_pages`, the hosts and events pages of :mod:`.hosts_events`, the account pages
+:mod:`.container_pages`, the hosts and events pages of :mod:`.hosts_events`, the schedules pages of
+:mod:`.schedule_pages`, the webhooks page of :mod:`.webhook_pages`, the activity page of
+:mod:`.activity`, the account pages
 of :mod:`.accounts` (``/login``, ``/setup``, ``/profile``, ``/users``, ``/audit``) and
 ``/static/...``.
 """
@@ -27,7 +29,15 @@ from chrontainer_core.errors import Conflict, InvalidInput
 
 from ..api.context import actor
 from ..api.settings import service as settings_service
-from . import accounts, container_pages, dashboard, hosts_events
+from . import (
+    accounts,
+    activity,
+    container_pages,
+    dashboard,
+    hosts_events,
+    schedule_pages,
+    webhook_pages,
+)
 from .assets import STATIC_PREFIX, Assets
 from .rendering import UI_STATE, UiState, render
 from .settings_form import SECTIONS, parse_form
@@ -56,6 +66,9 @@ def setup(app: web.Application) -> None:
     dashboard.setup(app)
     container_pages.setup(app)
     hosts_events.setup(app)
+    schedule_pages.setup(app)
+    webhook_pages.setup(app)
+    activity.setup(app)
     accounts.setup(app, render)
     app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -567,3 +567,16 @@ async def test_updating_a_deleted_schedule_is_not_found(rig: Rig) -> None:
         await rig.service.update(s)
     with pytest.raises(NotFound):
         await rig.service.run_now(s.id)
+
+
+async def test_a_passed_one_time_schedule_can_still_be_renamed_but_not_moved_to_the_past(
+        rig: Rig, clock: VirtualClock) -> None:
+    at = T0 + timedelta(minutes=5)
+    s = await rig.service.create(draft(at=at))
+    await clock.set(at + timedelta(hours=1))
+    renamed = await rig.service.update(replace(s, name="renamed"))
+    assert renamed.name == "renamed" and renamed.next_run_at is None  # it will not fire again
+    with pytest.raises(InvalidInput) as caught:
+        await rig.service.update(replace(s, trigger=Trigger(
+            kind=TriggerKind.ONCE, at=at + timedelta(minutes=1))))
+    assert caught.value.field == "trigger.at"

@@ -51,8 +51,8 @@ async def rig(daemon: Chrontainer) -> AsyncIterator[Rig]:
     assert daemon.db is not None
     clock = VirtualClock(datetime.now(UTC))
     store = ScheduleStore(daemon.db)
-    executor = RunExecutor(store, CoreActions(daemon.containers, daemon.images), bus=daemon.bus,
-                           clock=clock, sleep=clock.sleep)
+    actions = CoreActions(daemon.containers, daemon.images, daemon.audit)
+    executor = RunExecutor(store, actions, bus=daemon.bus, clock=clock, sleep=clock.sleep)
     scheduler = Scheduler(store, executor, clock=clock, sleep=clock.sleep)
     service = ScheduleService(store, scheduler, executor, audit=daemon.audit,
                               hosts=daemon.hosts, clock=clock)
@@ -144,6 +144,10 @@ async def test_a_missing_container_makes_a_clear_error(rig: Rig, local_engine: E
     run = await fire_at_due(rig, schedule)
     assert run.result is RunResult.ERROR
     assert run.error == f"no container with key '{target.key}' on host '{local_engine.slug}'"
+    # The activity page (the audit trail's container actions) shows it too.
+    entries, _ = await rig.ch.audit.list(actor_kind=ActorKind.SCHEDULE, action="container.start")
+    assert [(e.target, e.result, e.error) for e in entries] == [
+        (f"{local_engine.slug}/{target.key}", "error", run.error)]
 
 
 async def test_a_host_schedule_prunes_unused_images(rig: Rig, local_engine: Engine) -> None:

@@ -137,7 +137,8 @@ async def test_setup_2fa_logout_and_login_with_totp(browser: Any, fresh: Fresh) 
         await page.goto(base + "/containers")
         assert await page.locator("h1").inner_text() == "Containers"
         nav = await page.locator("nav .nav a").all_inner_texts()
-        assert nav == ["Containers", "Hosts", "Events", "Settings", "Users", "Audit"]
+        assert nav == ["Containers", "Schedules", "Webhooks", "Activity", "Hosts", "Events",
+                       "Settings", "Users", "Audit"]
         await _clean(tab)
     finally:
         await page.context.close()

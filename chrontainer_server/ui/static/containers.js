@@ -645,6 +645,10 @@ main.addEventListener("click", (event) => {
     const acting = target.closest("tr.row");
     closeMenu(true);
     runAction(acting, target.dataset.act);
+  } else if (target.id === "menu-schedule" && row) {
+    // The schedule form, pre-filled for this container: Save is the only click left.
+    const query = new URLSearchParams({ host: row.dataset.host, key: row.dataset.key });
+    location.assign(`/schedules/new?${query}`);
   } else if (target.dataset.bulk) {
     runBulk(target.dataset.bulk);
   } else if (target.classList.contains("reveal")) {
