@@ -169,10 +169,19 @@ async def prepare_server(per_host: int, port: int) -> tuple[list[str], dict[str,
     """
     print(f"creating {per_host} running containers on each engine ...")
     await asyncio.gather(*(create_containers(s, u, per_host) for s, u in ENGINES.items()))
+    return await prepare_data_dir(ENGINES, port)
+
+
+async def prepare_data_dir(hosts: dict[str, str], port: int) -> tuple[list[str], dict[str, str],
+                                                                      str]:
+    """A migrated data dir with ``hosts`` (slug -> URL) and an admin API key (by the CLI).
+
+    Returns the ``serve`` command, its environment and the key.
+    """
     data = tempfile.mkdtemp(prefix="chrontainer-bench-")
     cfg = Path(data) / "config.yaml"
     cfg.write_text("hosts:\n" + "".join(
-        f"  - slug: {s}\n    url: {u}\n" for s, u in ENGINES.items()))
+        f"  - slug: {s}\n    url: {u}\n" for s, u in hosts.items()))
     env = {**os.environ, "CHRONTAINER_DATA_DIR": data, "CHRONTAINER_PORT": str(port),
            "CHRONTAINER_LOG_LEVEL": "WARNING"}
     # The schema is created first, as on any install after its first start; a fresh database

@@ -24,7 +24,6 @@ import asyncio
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,11 +34,11 @@ import aiohttp
 from container_list import (
     ENGINES,
     LABEL,
-    bench_api_key,
     create_containers,
     engine_session,
     import_floor,
     line,
+    prepare_data_dir,
     remove_containers,
     vmrss_kib,
 )
@@ -60,22 +59,6 @@ async def idle_cpu(pid: int, seconds: float) -> float:
 
 def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-async def prepare(port: int) -> tuple[list[str], dict[str, str], str]:
-    import tempfile
-
-    data = tempfile.mkdtemp(prefix="chrontainer-bench-sched-")
-    cfg = Path(data) / "config.yaml"
-    cfg.write_text(f"hosts:\n  - slug: local\n    url: {ENGINES['local']}\n")
-    env = {**os.environ, "CHRONTAINER_DATA_DIR": data, "CHRONTAINER_PORT": str(port),
-           "CHRONTAINER_LOG_LEVEL": "WARNING"}
-    migrate = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "migrate", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-    await migrate.wait()
-    key = await bench_api_key(cfg, env)
-    return [sys.executable, "-m", "chrontainer_server", "--config", str(cfg), "serve"], env, key
 
 
 async def wait_ready(session: aiohttp.ClientSession, api: str, containers: int) -> None:
@@ -195,7 +178,7 @@ async def main() -> None:
     print(f"creating {args.burst} running containers on the local engine ...")
     await create_containers("local", ENGINES["local"], args.burst)
     keys = [f"bench-local-{i}" for i in range(args.burst)]
-    serve, env, key = await prepare(args.port)
+    serve, env, key = await prepare_data_dir({"local": ENGINES["local"]}, args.port)
     server = await asyncio.create_subprocess_exec(*serve, env=env)
     api = f"http://127.0.0.1:{args.port}/api/v1"
     try:

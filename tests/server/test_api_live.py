@@ -12,17 +12,13 @@ from openapi_spec_validator import validate
 from chrontainer_server.api.context import CORE
 from chrontainer_server.api.openapi import missing_routes
 
+from ..http import error_of
 from ..live import Engine, docker, run_container, unique, wait_for
 
 pytestmark = pytest.mark.live
 
 V1 = "/api/v1"
 
-
-async def error_of(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert resp.status == status, await resp.text()
-    body = await resp.json()
-    return body["error"]
 
 
 async def test_health_and_openapi(api: TestClient) -> None:

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from chrontainer_server.api.containers import _download_filename
 
+from ..http import error_of
 from ..live import Engine, run_container, unique, wait_for
 
 pytestmark = pytest.mark.live
@@ -32,10 +33,6 @@ async def _logged(api: TestClient, host: str, name: str, lines: int) -> None:
 
     await wait_for(enough, what=f"{lines} log lines of {name}")
 
-
-async def error_of(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert resp.status == status, await resp.text()
-    return (await resp.json())["error"]  # type: ignore[no-any-return]
 
 
 async def test_download_is_a_text_file_of_both_streams_in_order(

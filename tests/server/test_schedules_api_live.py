@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient
 
-from chrontainer_core import Chrontainer
-from chrontainer_server.api.context import CORE
 from chrontainer_server.auth.apikeys import KeyScope
 from chrontainer_server.auth.roles import Role
 from chrontainer_server.auth.service import AUTH
 
+from ..http import core_of, error_of, ok
 from ..live import Engine, docker, run_container, unique, wait_for
 
 pytestmark = pytest.mark.live
@@ -30,18 +29,7 @@ SLEEPER = "trap 'exit 0' TERM; while true; do sleep 1; done"
 WAIT = "30"
 
 
-async def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status == status, await resp.text()
-    return await resp.json() if status != 204 else None
 
-
-async def error_of(resp: Any, status: int) -> dict[str, Any]:
-    assert resp.status == status, await resp.text()
-    return (await resp.json())["error"]  # type: ignore[no-any-return]
-
-
-def core_of(api: TestClient) -> Chrontainer:
-    return api.app[CORE]
 
 
 async def key_for(api: TestClient, role: Role, scope: KeyScope | None = None) -> dict[str, str]:

@@ -13,15 +13,12 @@ from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 
 from ..accounts import admin_api_key, bearer
+from ..http import error_of
 
 pytestmark = pytest.mark.live
 
 URL = "/api/v1/settings"
 
-
-async def error_of(resp, status: int) -> dict:  # type: ignore[no-untyped-def]
-    assert resp.status == status, await resp.text()
-    return (await resp.json())["error"]
 
 
 @pytest.fixture

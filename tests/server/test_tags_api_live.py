@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from chrontainer_core import Chrontainer
 from chrontainer_core.actor import ActorKind
 from chrontainer_core.bus import ContainerMetaChanged
-from chrontainer_server.api.context import CORE
 from chrontainer_server.auth.apikeys import KeyScope
 from chrontainer_server.auth.roles import Role
 from chrontainer_server.auth.service import AUTH
 
+from ..http import core_of, error_of, ok
 from ..live import Engine, docker, run_container, unique, wait_for
 
 pytestmark = pytest.mark.live
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.live
 V1 = "/api/v1"
 
 
-async def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status == status, await resp.text()
-    return await resp.json() if status != 204 else None
-
-
-async def error_of(resp: Any, status: int) -> dict[str, Any]:
-    assert resp.status == status, await resp.text()
-    return (await resp.json())["error"]  # type: ignore[no-any-return]
 
 
 async def key_for(api: TestClient, role: Role, scope: KeyScope | None = None) -> dict[str, str]:
@@ -40,9 +31,6 @@ async def key_for(api: TestClient, role: Role, scope: KeyScope | None = None) ->
     secret, _ = await auth.apikeys.create(user.id, name="tests", role_ceiling=role, scope=scope)
     return {"Authorization": f"Bearer {secret}"}
 
-
-def core_of(api: TestClient) -> Chrontainer:
-    return api.app[CORE]
 
 
 async def cached(api: TestClient, host: str, name: str) -> None:

@@ -15,7 +15,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from chrontainer_core import Chrontainer
 from chrontainer_core.config import Config
 from chrontainer_core.scheduling.webhooks import hash_token
 from chrontainer_server.accesslog import RedactingAccessLogger
@@ -26,6 +25,7 @@ from chrontainer_server.auth.service import AUTH
 from chrontainer_server.auth.sessions import COOKIE_NAME
 
 from ..accounts import admin_api_key, bearer
+from ..http import core_of, error_of, ok
 from ..live import Engine, docker, run_container, unique, wait_for, wait_synced
 
 pytestmark = pytest.mark.live
@@ -48,18 +48,7 @@ async def api(clean_engines: None, daemon_config: Config) -> AsyncIterator[TestC
         yield client
 
 
-async def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status == status, await resp.text()
-    return await resp.json() if status != 204 else None
 
-
-async def error_of(resp: Any, status: int) -> dict[str, Any]:
-    assert resp.status == status, await resp.text()
-    return (await resp.json())["error"]  # type: ignore[no-any-return]
-
-
-def core_of(api: TestClient) -> Chrontainer:
-    return api.app[CORE]
 
 
 async def key_for(api: TestClient, role: Role) -> dict[str, str]:

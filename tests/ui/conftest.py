@@ -7,6 +7,7 @@ chromium fails the run instead of skipping the browser tests.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import AsyncIterator
@@ -80,22 +81,29 @@ class Tab:
         return list(await self.page.evaluate("window.__cspViolations"))
 
 
-async def admin_context(browser: Any, base: str, **options: Any) -> Any:
-    """A new browser context (own storage and cookies) logged in as the admin."""
+async def user_context(browser: Any, base: str, username: str, password: str,
+                       **options: Any) -> Any:
+    """A new browser context (own storage and cookies) logged in as ``username``."""
     context = await browser.new_context(**options)
     await context.add_init_script(WATCH_CSP)
     # The context's request API shares the browser's cookie jar: the session cookie sticks.
     login = await context.request.post(
-        base + "/api/v1/auth/login", data={"username": ADMIN, "password": ADMIN_PASSWORD})
+        base + "/api/v1/auth/login", data={"username": username, "password": password})
     assert login.ok, await login.text()
     return context
 
 
-@pytest.fixture
-async def tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
-    """A page in a new admin context with a light system theme."""
-    base = str(ui.make_url("")).rstrip("/")
-    context = await admin_context(browser, base, color_scheme="light")
+async def admin_context(browser: Any, base: str, **options: Any) -> Any:
+    """A new browser context (own storage and cookies) logged in as the admin."""
+    return await user_context(browser, base, ADMIN, ADMIN_PASSWORD, **options)
+
+
+@contextlib.asynccontextmanager
+async def logged_in_tab(browser: Any, base: str, username: str, password: str,
+                        **options: Any) -> AsyncIterator[Tab]:
+    """A page in a new context logged in as ``username``, recording console errors and redoing
+    navigations Docker's interface changes aborted."""
+    context = await user_context(browser, base, username, password, **options)
     page = await context.new_page()
     errors: list[str] = []
     dropped: list[str] = []  # loads Chromium aborted because Docker changed the interfaces
@@ -111,6 +119,34 @@ async def tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
         yield Tab(page=page, base=base, console_errors=errors)
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
+    """A page in a new admin context with a light system theme."""
+    base = str(ui.make_url("")).rstrip("/")
+    async with logged_in_tab(browser, base, ADMIN, ADMIN_PASSWORD,
+                             color_scheme="light") as admin_tab:
+        yield admin_tab
+
+
+VIEWER_PASSWORD = "viewer-test-password"
+
+
+@pytest.fixture
+async def viewer_tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
+    """A page logged in as a new viewer (light theme)."""
+    from chrontainer_server.auth.roles import Role
+    from chrontainer_server.auth.service import AUTH
+
+    from ..live import unique
+
+    name = unique("viewer")
+    await ui.app[AUTH].users.create(name, VIEWER_PASSWORD, Role.VIEWER)
+    base = str(ui.make_url("")).rstrip("/")
+    async with logged_in_tab(browser, base, name, VIEWER_PASSWORD,
+                             color_scheme="light") as viewer:
+        yield viewer
 
 
 # Chromium aborts its requests with this error whenever a network interface comes or goes, and

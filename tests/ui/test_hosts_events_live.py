@@ -16,7 +16,7 @@ from chrontainer_core.eventlog import EventFilter
 from chrontainer_server.api.context import CORE
 
 from ..live import Engine, docker, free_port, run_container, unique, wait_for
-from .conftest import WATCH_CSP, Tab
+from .conftest import Tab
 
 pytestmark = pytest.mark.live
 
@@ -45,35 +45,6 @@ async def clean(tab: Tab, *, refused_requests: int = 0) -> None:
     errors = [e for e in tab.console_errors if "Failed to load resource" not in e]
     assert errors == [], errors
     assert len(tab.console_errors) - len(errors) == refused_requests, tab.console_errors
-
-
-async def new_tab(browser: Any, base: str, username: str, password: str,
-                  **options: Any) -> AsyncIterator[Tab]:
-    context = await browser.new_context(**options)
-    await context.add_init_script(WATCH_CSP)
-    login = await context.request.post(base + f"{V1}/auth/login",
-                                       data={"username": username, "password": password})
-    assert login.ok, await login.text()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield Tab(page=page, base=base, console_errors=errors)
-    finally:
-        await context.close()
-
-
-@pytest.fixture
-async def viewer_tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
-    """A tab logged in as a viewer (made by the admin through the API)."""
-    password = "viewer-test-password"
-    resp = await ui.post(f"{V1}/users", json={"username": "vera", "password": password,
-                                              "role": "viewer"})
-    assert resp.status == 201, await resp.text()
-    base = str(ui.make_url("")).rstrip("/")
-    async for tab in new_tab(browser, base, "vera", password):
-        yield tab
 
 
 # --- hosts ------------------------------------------------------------------------------------

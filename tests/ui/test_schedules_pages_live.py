@@ -8,23 +8,18 @@ their runs act on real containers; run results reach the page through the tab's 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from chrontainer_server.auth.roles import Role
-from chrontainer_server.auth.service import AUTH
-
 from ..live import Engine, docker, run_container, unique, wait_for
-from .conftest import WATCH_CSP, Tab
+from .conftest import Tab
 
 pytestmark = pytest.mark.live
 
 V1 = "/api/v1"
 WAIT = 20_000  # ms: a safety net for Docker and the stream, not a measure
-PASSWORD = "viewer-test-password"
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
@@ -64,27 +59,6 @@ async def make_schedule(ui: TestClient, key: str, *, action: str = "restart",
 
 async def started_at(engine: Engine, name: str) -> str:
     return str(json.loads(await docker(engine, "inspect", name))[0]["State"]["StartedAt"])
-
-
-@pytest.fixture
-async def viewer_tab(browser: Any, ui: TestClient) -> AsyncIterator[Tab]:
-    """A tab logged in as a viewer."""
-    name = unique("viewer")
-    await ui.app[AUTH].users.create(name, PASSWORD, Role.VIEWER)
-    base = str(ui.make_url("")).rstrip("/")
-    context = await browser.new_context(color_scheme="light")
-    await context.add_init_script(WATCH_CSP)
-    login = await context.request.post(f"{base}{V1}/auth/login",
-                                       data={"username": name, "password": PASSWORD})
-    assert login.ok, await login.text()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield Tab(page=page, base=base, console_errors=errors)
-    finally:
-        await context.close()
 
 
 async def test_schedule_a_container_from_its_row_in_at_most_four_clicks(

@@ -22,7 +22,6 @@ from .test_schedules_pages_live import (
     clean,
     make_schedule,
     started_at,
-    viewer_tab,  # noqa: F401 - a fixture
 )
 
 pytestmark = pytest.mark.live
@@ -160,7 +159,7 @@ async def test_a_bad_network_is_named_and_nothing_is_created(tab: Tab, ui: TestC
     await clean(tab, refused=(400,), count=1)
 
 
-async def test_viewer_sees_webhooks_without_controls(viewer_tab: Tab,  # noqa: F811
+async def test_viewer_sees_webhooks_without_controls(viewer_tab: Tab,
                                                      ui: TestClient,
                                                      local_engine: Engine) -> None:
     _, name = await run_container(local_engine, name=unique("hook"))
