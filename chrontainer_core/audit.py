@@ -70,10 +70,20 @@ class AuditScope:
     target: str
 
 
+FailureListener = Callable[[Actor, str, str, str], None]
+
+
 class AuditTrail(abc.ABC):
     """Where mutating core calls are recorded."""
 
-    @abc.abstractmethod
+    def __init__(self) -> None:
+        self._failure_listeners: builtins.list[FailureListener] = []
+
+    def on_failure(self, listener: FailureListener) -> None:
+        """Call ``listener(actor, action, target, error)`` after each failed call is recorded
+        (notifications of failed actions listen here: every mutating call passes by)."""
+        self._failure_listeners.append(listener)
+
     async def record(
         self,
         actor: Actor,
@@ -90,6 +100,18 @@ class AuditTrail(abc.ABC):
             target: On what (``local/web``, a host slug, ...).
             error: Why it failed; None records result ``ok``.
         """
+        text = _error_text(error)
+        await self._write(actor, action, target, text)
+        if text is not None:
+            for listener in self._failure_listeners:
+                try:
+                    listener(actor, action, target, text)
+                except Exception:  # a listener's bug must not turn into the caller's error
+                    _log.exception("audit failure listener failed for %s", action)
+
+    @abc.abstractmethod
+    async def _write(self, actor: Actor, action: str, target: str, error: str | None) -> None:
+        """Store one call (``error`` None: it succeeded)."""
 
     @abc.abstractmethod
     async def list(
@@ -193,20 +215,14 @@ class LogAuditTrail(AuditTrail):
             keep: How many recent entries to keep for :meth:`list`.
             clock: Source of entry times (aware UTC).
         """
+        super().__init__()
         self._entries: deque[AuditEntry] = deque(maxlen=keep)
         self._ids = itertools.count(1)
         self._clock = clock
 
-    async def record(
-        self,
-        actor: Actor,
-        action: str,
-        target: str,
-        *,
-        error: BaseException | str | None = None,
-    ) -> None:
+    async def _write(self, actor: Actor, action: str, target: str, error: str | None) -> None:
         """Log the call and keep it in memory (see :meth:`AuditTrail.record`)."""
-        text = _error_text(error)
+        text = error
         result = RESULT_OK if text is None else RESULT_ERROR
         self._entries.append(
             AuditEntry(
@@ -263,19 +279,13 @@ class DbAuditTrail(AuditTrail):
             db: The database.
             clock: Source of entry times (aware UTC).
         """
+        super().__init__()
         self._db = db
         self._clock = clock
 
-    async def record(
-        self,
-        actor: Actor,
-        action: str,
-        target: str,
-        *,
-        error: BaseException | str | None = None,
-    ) -> None:
+    async def _write(self, actor: Actor, action: str, target: str, error: str | None) -> None:
         """Insert one row (see :meth:`AuditTrail.record`)."""
-        text = _error_text(error)
+        text = error
         async with self._db.session() as session:
             session.add(
                 AuditRow(

@@ -74,6 +74,9 @@ class Settings:
     default_timezone: str = "UTC"
     run_history_days: int = 30
     schedules_paused: bool = False
+    notify_throttle_minutes: int = 10
+    restart_loop_count: int = 5
+    restart_loop_minutes: int = 10
 
 
 SETTING_KEYS: Final = tuple(f.name for f in dataclasses.fields(Settings))
@@ -151,6 +154,9 @@ VALIDATORS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "default_timezone": _TimeZone(),
     "run_history_days": _int_range(1, 3650, "days"),
     "schedules_paused": _Boolean(),
+    "notify_throttle_minutes": _int_range(0, 1440, "minutes"),
+    "restart_loop_count": _int_range(2, 100, "starts"),
+    "restart_loop_minutes": _int_range(1, 1440, "minutes"),
 }
 
 _DESCRIPTIONS: Final = {
@@ -163,6 +169,10 @@ _DESCRIPTIONS: Final = {
     "default_timezone": "time zone of new schedules (an IANA name, e.g. Europe/Berlin)",
     "run_history_days": "days schedule run history is kept (1 to 3650)",
     "schedules_paused": "vacation mode: no schedule fires while set",
+    "notify_throttle_minutes": "at most one notification per event and container in this many "
+                               "minutes (0 to 1440; 0 sends every one)",
+    "restart_loop_count": "starts of one container that make a restart loop (2 to 100) ...",
+    "restart_loop_minutes": "... within this many minutes (1 to 1440)",
 }
 
 # The keys under ``settings:`` in the config file (the loader forbids extra keys).

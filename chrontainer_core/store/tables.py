@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -35,6 +36,11 @@ __all__ = [
     "ContainerTagRow",
     "DockerEventRow",
     "HostRow",
+    "NotificationAttemptRow",
+    "NotificationChannelRow",
+    "NotificationDeliveryRow",
+    "NotificationRouteRow",
+    "NotificationThrottleRow",
     "RecoveryCodeRow",
     "ScheduleRow",
     "ScheduleRunRow",
@@ -376,3 +382,86 @@ class WebhookRow(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NotificationChannelRow(Base):
+    """A notification channel: its kind, the non-secret configuration as JSON and the secret
+    fields encrypted (chrontainer_core.secrets), never in clear."""
+
+    __tablename__ = "notification_channels"
+    __table_args__ = (
+        CheckConstraint("kind IN ('discord', 'ntfy', 'gotify', 'webhook', 'email')",
+                        name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    config: Mapped[str] = mapped_column(Text)
+    secrets_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NotificationRouteRow(Base):
+    """One cell of the routing matrix: this event type goes to this channel."""
+
+    __tablename__ = "notification_routes"
+
+    event: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("notification_channels.id", ondelete="CASCADE"), primary_key=True)
+
+
+class NotificationDeliveryRow(Base):
+    """A notification on its way to one channel (durable: survives a restart)."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        Index("ix_notification_deliveries_status", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("notification_channels.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(8))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+    suppressed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotificationAttemptRow(Base):
+    """One try at sending a delivery (the delivery log)."""
+
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("notification_deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ok: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+
+
+class NotificationThrottleRow(Base):
+    """When an (event, subject) was last notified and how many were dropped since."""
+
+    __tablename__ = "notification_throttle"
+
+    event: Mapped[str] = mapped_column(String(40), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)
+    last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    suppressed: Mapped[int] = mapped_column(Integer)

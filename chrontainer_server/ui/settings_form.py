@@ -70,6 +70,18 @@ SECTIONS: tuple[Section, ...] = (
                   minimum=1, maximum=3650, unit="days",
                   help="How long the run history of schedules is kept (1 to 3650 days)."),
     )),
+    Section(id="notifications", title="Notifications", fields=(
+        FormField(key="notify_throttle_minutes", label="Repeat notifications at most every",
+                  kind="number", minimum=0, maximum=1440, unit="minutes",
+                  help="One notification per event and container in this time; the next one "
+                       "says how many were held back (0 sends every one)."),
+        FormField(key="restart_loop_count", label="Restart loop: starts", kind="number",
+                  minimum=2, maximum=100, unit="starts",
+                  help="This many starts of one container ..."),
+        FormField(key="restart_loop_minutes", label="Restart loop: within", kind="number",
+                  minimum=1, maximum=1440, unit="minutes",
+                  help="... within this many minutes is a restart loop."),
+    )),
 )
 
 

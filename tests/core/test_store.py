@@ -278,7 +278,7 @@ async def test_audit_write_failure_never_masks_the_action(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     class Broken(LogAuditTrail):
-        async def record(self, *args: object, **kwargs: object) -> None:
+        async def _write(self, *args: object, **kwargs: object) -> None:
             raise OSError("disk full")
 
     audit = Broken()

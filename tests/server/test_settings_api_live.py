@@ -36,7 +36,8 @@ async def test_get_and_patch(api: TestClient) -> None:
         "instance_name": "Chrontainer", "session_idle_timeout_minutes": 720,
         "require_2fa": False, "audit_retention_days": 90, "metrics_retention_days": 7,
         "events_keep": 10_000, "default_timezone": "UTC", "run_history_days": 30,
-        "schedules_paused": False,
+        "schedules_paused": False, "notify_throttle_minutes": 10, "restart_loop_count": 5,
+        "restart_loop_minutes": 10,
     }
     assert body["read_only"] == []
     props = body["schema"]["properties"]

@@ -33,11 +33,14 @@ def test_defaults() -> None:
     s = Settings()
     assert (s.instance_name, s.session_idle_timeout_minutes, s.require_2fa,
             s.audit_retention_days, s.metrics_retention_days, s.events_keep,
-            s.default_timezone, s.run_history_days, s.schedules_paused) == (
-                "Chrontainer", 720, False, 90, 7, 10_000, "UTC", 30, False)
+            s.default_timezone, s.run_history_days, s.schedules_paused,
+            s.notify_throttle_minutes, s.restart_loop_count, s.restart_loop_minutes) == (
+                "Chrontainer", 720, False, 90, 7, 10_000, "UTC", 30, False, 10, 5, 10)
     assert SETTING_KEYS == ("instance_name", "session_idle_timeout_minutes", "require_2fa",
                             "audit_retention_days", "metrics_retention_days", "events_keep",
-                            "default_timezone", "run_history_days", "schedules_paused")
+                            "default_timezone", "run_history_days", "schedules_paused",
+                            "notify_throttle_minutes", "restart_loop_count",
+                            "restart_loop_minutes")
 
 
 @pytest.mark.parametrize(
@@ -49,6 +52,8 @@ def test_defaults() -> None:
         ({"require_2fa": True, "audit_retention_days": 3650},
          {"require_2fa": True, "audit_retention_days": 3650}),
         ({"metrics_retention_days": 90}, {"metrics_retention_days": 90}),
+        ({"notify_throttle_minutes": 0, "restart_loop_count": 2, "restart_loop_minutes": 1440},
+         {"notify_throttle_minutes": 0, "restart_loop_count": 2, "restart_loop_minutes": 1440}),
         ({"default_timezone": "Europe/Berlin", "run_history_days": 1, "schedules_paused": True},
          {"default_timezone": "Europe/Berlin", "run_history_days": 1, "schedules_paused": True}),
         ({"default_timezone": "America/Argentina/Buenos_Aires"},
@@ -86,6 +91,9 @@ def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) 
         ({"default_timezone": 1}, "default_timezone"),
         ({"run_history_days": 0}, "run_history_days"),
         ({"schedules_paused": "on"}, "schedules_paused"),
+        ({"notify_throttle_minutes": -1}, "notify_throttle_minutes"),
+        ({"restart_loop_count": 1}, "restart_loop_count"),
+        ({"restart_loop_minutes": 0}, "restart_loop_minutes"),
     ],
 )
 def test_invalid_changes_name_the_field(changes: dict[str, object], field: str) -> None:
