@@ -214,6 +214,9 @@ class NotificationChannel:
     enabled: bool
     config: ChannelConfig
     created_at: datetime | None = None
+    # Set when the stored secrets cannot be decrypted (another secret key): ``config`` then
+    # holds empty secret fields, sends fail with this text, and re-entering them repairs it.
+    secrets_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,7 +27,7 @@ from aiohttp import web
 
 from chrontainer_core import Container
 from chrontainer_core.containers import ContainerListing
-from chrontainer_core.errors import ChrontainerError
+from chrontainer_core.errors import ChrontainerError, NotFound
 from chrontainer_core.models import ContainerMeta, ContainerState, HostStatus, Tag
 from chrontainer_core.tag_rules import Colour
 
@@ -186,9 +186,16 @@ async def _container(request: web.Request) -> Container:
 
 
 async def row_fragment(request: web.Request) -> web.StreamResponse:
-    """One row for the page's query, or 204 when the container no longer matches it."""
+    """One row for the page's query, or 204 when the container no longer matches it (or no
+    longer exists: a container created and removed at once still sends its change events,
+    and the page only needs to drop the row, not to log a failed load)."""
     query = DashboardQuery.parse(request.query)
-    c = await _container(request)
+    try:
+        c = await _container(request)
+    except NotFound:
+        if request.match_info["host"] not in core(request).hosts:
+            raise  # an unknown host is a bad URL, not a vanished container
+        return web.Response(status=204, headers={"Cache-Control": NO_STORE})
     meta = _meta(request, c)
     if not query.matches(c, meta):
         return web.Response(status=204, headers={"Cache-Control": NO_STORE})

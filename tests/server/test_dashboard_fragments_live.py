@@ -162,8 +162,11 @@ async def test_row_fragment_found_filtered_out_and_unknown(
         assert resp.status == 204, query
         assert await resp.read() == b""
 
-    # Unknown containers and hosts are 404 (the script drops the row).
+    # A container that is gone is a row to drop (204, like a non-matching one); an unknown
+    # host is a bad URL (404); details of an unknown container are 404.
     resp = await api.get("/fragments/containers/local/no-such-container-here/row")
+    assert resp.status == 204
+    resp = await api.get("/fragments/containers/local/no-such-container-here/details")
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "not_found"
     assert (await api.get(f"/fragments/containers/nowhere/{cid}/row")).status == 404
