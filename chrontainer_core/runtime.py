@@ -8,7 +8,8 @@ Two ways to get one:
   user-editable settings (``ch.settings``), and the daily audit retention job
   (``ch.retention``), and container tags and web-UI links (``ch.tags``), and the persisted
   Docker events feed (``ch.events``), and the scheduler (``ch.scheduler``) firing the schedules
-  users manage through ``ch.schedules``.
+  users manage through ``ch.schedules``, and notifications (``ch.notifications``: channels,
+  routing, durable delivery, fed by an event detector watching the bus and the audit trail).
 * :meth:`Chrontainer.connect` — library mode for scripts: Docker management only. No database,
   no background tasks (so a script never fires schedules a second time); lists read the engines
   on demand.
@@ -23,6 +24,8 @@ import re
 from collections.abc import Iterable
 from types import TracebackType
 
+import aiohttp
+
 from .actor import Actor
 from .audit import AuditTrail, DbAuditTrail, LogAuditTrail
 from .bus import Bus
@@ -34,6 +37,10 @@ from .hosts import HostManager
 from .images import ImageService
 from .metrics.sampler import MetricsSampler
 from .models import HostSpec
+from .notify.delivery import DeliveryWorker
+from .notify.detect import EventDetector
+from .notify.service import NotificationService
+from .notify.store import NotificationStore
 from .renames import RenameFollower
 from .retention import AuditRetention
 from .scheduling.actions import CoreActions
@@ -135,6 +142,10 @@ class Chrontainer:
         self.host_info = HostInfoService(
             hosts, ttl=config.disk_usage_ttl if config else DEFAULT_DISK_USAGE_TTL
         )
+        # Notifications (daemon only): made in start(), where their HTTP session can be opened.
+        self.notifications: NotificationService | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._detector: EventDetector | None = None
         self.db = db
         self.config = config
         self._initial_hosts = tuple(initial_hosts)
@@ -193,6 +204,7 @@ class Chrontainer:
             await self.settings.load()
         if self.tags is not None:
             await self.tags.load()
+        self._start_notifications()
         self.renames.start()  # before the watchers start: no rename goes unheard
         if self.events is not None:
             self.events.start()  # before the watchers start, too: no event goes unrecorded
@@ -233,9 +245,42 @@ class Chrontainer:
         await self.hosts.close()
         if self.events is not None:
             await self.events.stop()  # it writes to the database: stop it before closing
+        await self._stop_notifications()
         if self.db is not None:
             await self.db.close()
         self._started = False
+
+    def _start_notifications(self) -> None:
+        """Open the notifications' HTTP session and start the delivery worker (daemon)."""
+        if self.db is None or self.settings is None or self.notifications is not None:
+            return
+        settings = self.settings
+        # One session for every channel: connection pooling, and DESIGN §3's injected client.
+        http = self._http = aiohttp.ClientSession()
+        worker = DeliveryWorker(NotificationStore(self.db, self.secrets), http)
+        notifications = self.notifications = NotificationService(
+            self.db, self.secrets, self.audit, http, worker,
+            settings=lambda: settings.current)
+        notifications.start()
+        # Started before the watchers: no death, health change or host change goes unheard.
+        self._detector = EventDetector(
+            self.bus, self.hosts, self.audit,
+            lambda n, labels: notifications.emit(n, labels=labels),
+            settings=lambda: settings.current)
+        self._detector.start()
+
+    async def _stop_notifications(self) -> None:
+        """Stop the event detector (it emits deaths it was still weighing), then the delivery
+        worker (pending deliveries stay queued) and close its session."""
+        if self._detector is not None:
+            await self._detector.stop()
+            self._detector = None
+        if self.notifications is not None:
+            await self.notifications.stop()
+            self.notifications = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def __aenter__(self) -> Chrontainer:
         try:

@@ -19,6 +19,7 @@ from .api import (
     events,
     health,
     hosts,
+    notifications,
     openapi,
     schedules,
     settings,
@@ -52,7 +53,7 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
     for module in (health, auth, totp, users, apikeys, hosts, containers, tags, events, activity,
-                   schedules, webhooks, settings, openapi):
+                   schedules, webhooks, notifications, settings, openapi):
         module.routes.register(app)
     events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)

@@ -155,6 +155,18 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", V1 + "/webhooks/{id}/runs"): V,
     ("POST", V1 + "/webhooks/trigger/{token}"): PUBLIC,
     ("GET", V1 + "/webhooks/trigger/{token}"): PUBLIC,
+    # notifications: channels hold secrets and routing is a setting, so all of it is admin's
+    ("GET", V1 + "/notifications/events"): A,
+    ("GET", V1 + "/notifications/channels"): A,
+    ("POST", V1 + "/notifications/channels"): A,
+    ("GET", V1 + "/notifications/channels/{id}"): A,
+    ("PATCH", V1 + "/notifications/channels/{id}"): A,
+    ("DELETE", V1 + "/notifications/channels/{id}"): A,
+    ("POST", V1 + "/notifications/channels/{id}/test"): A,
+    ("GET", V1 + "/notifications/routes"): A,
+    ("PUT", V1 + "/notifications/routes"): A,
+    ("GET", V1 + "/notifications/deliveries"): A,
+    ("GET", V1 + "/notifications/deliveries/{id}"): A,
     # settings
     ("GET", V1 + "/settings"): A,
     ("PATCH", V1 + "/settings"): A,
@@ -186,6 +198,9 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/schedules/{id}/edit"): OP,
     ("GET", "/webhooks"): V,
     ("GET", "/activity"): V,
+    ("GET", "/notifications"): A,
+    ("GET", "/notifications/deliveries"): A,
+    ("GET", "/notifications/deliveries/{id}"): A,
     ("GET", "/static/{path}"): PUBLIC,
 }
 

@@ -44,6 +44,7 @@ NAV: Final = (
     NavItem("/hosts", "Hosts"),
     NavItem("/events", "Events"),
     NavItem("/settings", "Settings", Role.ADMIN),
+    NavItem("/notifications", "Notifications", Role.ADMIN),
     NavItem("/users", "Users", Role.ADMIN),
     NavItem("/audit", "Audit", Role.ADMIN),
 )

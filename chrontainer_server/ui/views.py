@@ -9,7 +9,7 @@ Routes (see :func:`setup`): ``/`` (redirects), ``/settings`` (GET and POST), the
 dashboard of :mod:`.dashboard`, the container pages (logs, inspect, processes) of
 :mod:`.container_pages`, the hosts and events pages of :mod:`.hosts_events`, the schedules pages of
 :mod:`.schedule_pages`, the webhooks page of :mod:`.webhook_pages`, the activity page of
-:mod:`.activity`, the account pages
+:mod:`.activity`, the notifications pages of :mod:`.notification_pages`, the account pages
 of :mod:`.accounts` (``/login``, ``/setup``, ``/profile``, ``/users``, ``/audit``) and
 ``/static/...``.
 """
@@ -35,6 +35,7 @@ from . import (
     container_pages,
     dashboard,
     hosts_events,
+    notification_pages,
     schedule_pages,
     webhook_pages,
 )
@@ -69,6 +70,7 @@ def setup(app: web.Application) -> None:
     schedule_pages.setup(app)
     webhook_pages.setup(app)
     activity.setup(app)
+    notification_pages.setup(app)
     accounts.setup(app, render)
     app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
 

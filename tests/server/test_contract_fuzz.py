@@ -79,6 +79,10 @@ STREAM_TIMEOUT = 1.0
 
 # Operations whose body carries an engine URL that the server connects to.
 URL_OPERATIONS = frozenset({"add_host", "update_host", "test_url"})
+# Operations whose body carries a notification channel's address, which "send test" and the
+# delivery worker contact: every address the fuzzer generates points at a closed loopback port.
+CHANNEL_OPERATIONS = frozenset({"create_channel", "update_channel"})
+UNREACHABLE_HTTP = "http://127.0.0.1:9"
 # Operations on an account or key id that could take the fuzzer's own credentials away.
 OWN_ID_OPERATIONS = frozenset({"update_user", "delete_user", "reset_password",
                                "revoke_user_sessions", "revoke_api_key"})
@@ -251,6 +255,9 @@ def _make_safe(case: schemathesis.Case) -> bool:
     if op_id in URL_OPERATIONS and isinstance(body, dict) and isinstance(body.get("url"), str):
         body["url"] = UNREACHABLE
         neutralised = True
+    if op_id in CHANNEL_OPERATIONS and isinstance(body, dict) and isinstance(
+            body.get("config"), dict):
+        neutralised = _channel_points_nowhere(body) or neutralised
     if op_id == "bulk_action" and isinstance(body, dict) and isinstance(body.get("targets"), list):
         # An empty ref is invalid and refused before any lookup; others stay valid prefixed.
         for target in body["targets"]:
@@ -267,6 +274,21 @@ def _make_safe(case: schemathesis.Case) -> bool:
             query["follow"] = False
             neutralised = True
     return neutralised
+
+
+def _channel_points_nowhere(body: dict[str, Any]) -> bool:
+    """Point a channel config's URLs (and an SMTP host) at a closed loopback port; True when
+    anything changed (idempotent)."""
+    config = body["config"]
+    wanted: dict[str, Any] = {key: UNREACHABLE_HTTP for key in ("webhook_url", "server", "url")
+                              if isinstance(config.get(key), str)}
+    if body.get("kind") == "ntfy" or "topic" in config:
+        wanted["server"] = UNREACHABLE_HTTP  # ntfy's server defaults to the public ntfy.sh
+    if isinstance(config.get("host"), str) or "port" in config:
+        wanted.update(host="127.0.0.1", port=9)
+    changed = any(config.get(key) != value for key, value in wanted.items())
+    config.update(wanted)
+    return changed
 
 
 def _error_code(response: schemathesis.Response) -> str | None:

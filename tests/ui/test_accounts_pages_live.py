@@ -138,7 +138,7 @@ async def test_setup_2fa_logout_and_login_with_totp(browser: Any, fresh: Fresh) 
         assert await page.locator("h1").inner_text() == "Containers"
         nav = await page.locator("nav .nav a").all_inner_texts()
         assert nav == ["Containers", "Schedules", "Webhooks", "Activity", "Hosts", "Events",
-                       "Settings", "Users", "Audit"]
+                       "Settings", "Notifications", "Users", "Audit"]
         await _clean(tab)
     finally:
         await page.context.close()
