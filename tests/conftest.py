@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import pytest
 
 from chrontainer_core import Chrontainer, HostSpec
 
-from .live import Engine, engines, sweep, wait_synced
+from .live import Engine, TcpProxy, engines, sweep, wait_synced
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +116,13 @@ async def tls_engine(pki):  # type: ignore[no-untyped-def]
         yield engine
     finally:
         await engine.close()
+
+
+@pytest.fixture
+async def proxy(remote_engine: Engine) -> AsyncIterator[TcpProxy]:
+    """A TCP proxy in front of the remote engine, which a test may cut (never the engine)."""
+    target = urlsplit(remote_engine.url)
+    p = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
+    await p.start()
+    yield p
+    await p.cut()

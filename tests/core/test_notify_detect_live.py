@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -229,15 +228,6 @@ async def test_an_opted_out_container_still_reaches_emit_with_its_labels(
     await arrived(rec, DIED, subject)
     [labels] = rec.labels_of(DIED, subject)
     assert labels is not None and labels["chrontainer.notify"] == "false"
-
-
-@pytest.fixture
-async def proxy(remote_engine: Engine) -> AsyncIterator[TcpProxy]:
-    target = urlsplit(remote_engine.url)
-    p = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
-    await p.start()
-    yield p
-    await p.cut()
 
 
 async def test_a_host_going_offline_and_back_is_one_notification_each(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -20,15 +19,6 @@ from ..live import Engine, TcpProxy, run_container, wait_for
 pytestmark = pytest.mark.live
 
 V1 = "/api/v1"
-
-
-@pytest.fixture
-async def proxy(remote_engine: Engine) -> AsyncIterator[TcpProxy]:
-    target = urlsplit(remote_engine.url)
-    p = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
-    await p.start()
-    yield p
-    await p.cut()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -427,16 +426,6 @@ async def test_no_horizontal_scroll_at_360_px(
     scroll, client = await page.evaluate(width)
     assert scroll <= client, (scroll, client)
     await clean(tab)
-
-
-@pytest.fixture
-async def proxy(remote_engine: Engine) -> AsyncIterator[TcpProxy]:
-    """A TCP proxy in front of the remote engine, which a test may cut (never the engine)."""
-    target = urlsplit(remote_engine.url)
-    p = TcpProxy(target.hostname or "127.0.0.1", target.port or 0)
-    await p.start()
-    yield p
-    await p.cut()
 
 
 async def test_offline_host_is_marked_live(
