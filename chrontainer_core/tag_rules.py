@@ -8,11 +8,11 @@ http(s) URLs without credentials are accepted.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
-from urllib.parse import urlsplit
 
 import voluptuous as vol
+
+from .validate import CONTROL_CLASS, HTTP_SCHEME_RE, MAX_URL_LENGTH, has_control, split_http_url
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -26,18 +26,9 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH: Final = 64
-MAX_URL_LENGTH: Final = 2048
 MAX_TAGS_PER_CONTAINER: Final = 100
 _MAX_ID: Final = 2**31 - 1
-# C0 and C1 control characters (Unicode category Cc), as a JSON Schema character class.
-_CONTROL_CLASS: Final = r"\x00-\x1f\x7f-\x9f"
 _COLOUR_RE: Final = re.compile(r"#[0-9a-fA-F]{6}")
-# Spelled out, not re.IGNORECASE: under it the long s (U+017F) would match "s".
-_SCHEME_RE: Final = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://")
-
-
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 class TagName:
@@ -47,7 +38,7 @@ class TagName:
         "type": "string",
         "minLength": 1,
         "maxLength": MAX_NAME_LENGTH,
-        "pattern": f"^[^{_CONTROL_CLASS}]+$",
+        "pattern": f"^[^{CONTROL_CLASS}]+$",
     }
 
     def __call__(self, value: object) -> str:
@@ -62,7 +53,7 @@ class TagName:
         # published schema (maxLength) says, not accepted once stripped.
         if len(value) > MAX_NAME_LENGTH:
             raise vol.Invalid(f"must be 1 to {MAX_NAME_LENGTH} characters")
-        if _has_control(value):
+        if has_control(value):
             raise vol.Invalid("must not contain control characters")
         name = value.strip()
         if not name:
@@ -105,7 +96,7 @@ class WebUrl:
     json_schema: Final = {
         "type": "string",
         "maxLength": MAX_URL_LENGTH,
-        "pattern": f"^{_SCHEME_RE.pattern}[^{_CONTROL_CLASS} ]+$",
+        "pattern": f"^{HTTP_SCHEME_RE.pattern}[^{CONTROL_CLASS} ]+$",
         "description": "http:// or https:// URL with a host",
     }
 
@@ -117,17 +108,7 @@ class WebUrl:
         """
         if not isinstance(value, str):
             raise vol.Invalid("must be a string")
-        if len(value) > MAX_URL_LENGTH:
-            raise vol.Invalid(f"must be at most {MAX_URL_LENGTH} characters")
-        if any(ch.isspace() for ch in value) or _has_control(value):
-            raise vol.Invalid("must not contain whitespace or control characters")
-        if not _SCHEME_RE.match(value):
-            raise vol.Invalid("must be an http:// or https:// URL")
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - parsing the port is the check (ValueError when bad)
-        except ValueError as err:
-            raise vol.Invalid(f"is not a valid URL ({err})") from err
+        parts = split_http_url(value)
         if not parts.hostname:
             raise vol.Invalid("must name a host (http://host/...)")
         if parts.username is not None or parts.password is not None:

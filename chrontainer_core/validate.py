@@ -8,6 +8,7 @@ the core can never disagree.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Hashable, Sequence
 from typing import Final
 from urllib.parse import SplitResult, urlsplit
@@ -18,14 +19,51 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 __all__ = [
+    "CONTROL_CLASS",
+    "HTTP_SCHEME_RE",
+    "MAX_URL_LENGTH",
     "DockerUrl",
     "HostName",
     "PemCertificates",
     "PemPrivateKey",
     "Slug",
     "format_path",
+    "has_control",
     "key_matches_certificate",
+    "split_http_url",
 ]
+
+MAX_URL_LENGTH: Final = 2048
+# C0 and C1 control characters (Unicode category Cc), as a JSON Schema character class.
+CONTROL_CLASS: Final = r"\x00-\x1f\x7f-\x9f"
+# Spelled out, not re.IGNORECASE: under it the long s (U+017F) would match "s".
+HTTP_SCHEME_RE: Final = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://")
+
+
+def has_control(text: str) -> bool:
+    """True when ``text`` holds a control character (Unicode category Cc)."""
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def split_http_url(url: str) -> SplitResult:
+    """The parts of an http(s) URL that is short, free of whitespace and control characters,
+    and has a parseable port; what else it must have (a host, no user info) is the caller's.
+
+    Raises:
+        vol.Invalid: With a message saying what is wrong.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise vol.Invalid(f"must be at most {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() for ch in url) or has_control(url):
+        raise vol.Invalid("must not contain whitespace or control characters")
+    if not HTTP_SCHEME_RE.match(url):
+        raise vol.Invalid("must be an http:// or https:// URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check (ValueError when bad)
+    except ValueError as err:
+        raise vol.Invalid(f"is not a valid URL ({err})") from err
+    return parts
 
 _SLUG_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})$")
 _SLUG_MSG: Final = "must be lowercase letters, digits and '-'"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import voluptuous as vol
+
+from ..validate import CONTROL_CLASS, HTTP_SCHEME_RE, MAX_URL_LENGTH, has_control, split_http_url
 
 __all__ = [
     "MAX_HEADERS",
@@ -33,15 +33,11 @@ __all__ = [
     "Topic",
 ]
 
-MAX_URL_LENGTH: Final = 2048
 MAX_TAGS: Final = 10
 MAX_TAG_LENGTH: Final = 32
 MAX_HEADERS: Final = 20
 MAX_RECIPIENTS: Final = 20
 MAX_TOKEN_LENGTH: Final = 512
-_CONTROL_CLASS: Final = r"\x00-\x1f\x7f-\x9f"
-# Spelled out, not re.IGNORECASE: under it the long s (U+017F) would match "s".
-_SCHEME_RE: Final = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://")
 _TOPIC_RE: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # ntfy tags are emoji short codes ("warning", "+1") or plain words; nothing that could end the
 # comma-separated Tags header early.
@@ -54,10 +50,6 @@ _LABEL_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _RESERVED_HEADERS: Final = frozenset(
     {"content-type", "content-length", "host", "transfer-encoding", "connection"}
 )
-
-
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def _string(value: object) -> str:
@@ -102,7 +94,7 @@ class Text:
     def json_schema(self) -> dict[str, Any]:
         """The JSON Schema of this text."""
         return {"type": "string", "minLength": 1, "maxLength": self.max_length,
-                "pattern": f"^[^{_CONTROL_CLASS}]+$"}
+                "pattern": f"^[^{CONTROL_CLASS}]+$"}
 
     def __call__(self, value: object) -> str:
         """Return the stripped text.
@@ -113,7 +105,7 @@ class Text:
         text = _string(value)
         if len(text) > self.max_length:
             raise vol.Invalid(f"must be 1 to {self.max_length} characters")
-        if _has_control(text):
+        if has_control(text):
             raise vol.Invalid("must not contain control characters")
         text = text.strip()
         if not text:
@@ -126,17 +118,7 @@ class Text:
 
 def _check_url(value: object) -> tuple[str, Any]:
     url = _string(value)
-    if len(url) > MAX_URL_LENGTH:
-        raise vol.Invalid(f"must be at most {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() for ch in url) or _has_control(url):
-        raise vol.Invalid("must not contain whitespace or control characters")
-    if not _SCHEME_RE.match(url):
-        raise vol.Invalid("must be an http:// or https:// URL")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port is the check (ValueError when bad)
-    except ValueError as err:
-        raise vol.Invalid(f"is not a valid URL ({err})") from err
+    parts = split_http_url(url)
     if not parts.hostname:
         raise vol.Invalid("must name a host (https://host/...)")
     return url, parts
@@ -149,7 +131,7 @@ class ServerUrl:
     json_schema: Final = {
         "type": "string",
         "maxLength": MAX_URL_LENGTH,
-        "pattern": f"^{_SCHEME_RE.pattern}[^{_CONTROL_CLASS} ?#]+$",
+        "pattern": f"^{HTTP_SCHEME_RE.pattern}[^{CONTROL_CLASS} ?#]+$",
         "description": "http:// or https:// URL of the server",
     }
 
@@ -178,7 +160,7 @@ class SecretUrl:
     json_schema: Final = {
         "type": "string",
         "maxLength": MAX_URL_LENGTH,
-        "pattern": f"^{_SCHEME_RE.pattern}[^{_CONTROL_CLASS} ]+$",
+        "pattern": f"^{HTTP_SCHEME_RE.pattern}[^{CONTROL_CLASS} ]+$",
         "description": "http:// or https:// URL (secret: stored encrypted, never returned)",
         "writeOnly": True,
     }
@@ -280,7 +262,7 @@ class HeaderMap:
         "maxProperties": MAX_HEADERS,
         "propertyNames": {"pattern": f"^{_HEADER_NAME_RE.pattern}$"},
         "additionalProperties": {"type": "string", "maxLength": 4096,
-                                 "pattern": f"^[^{_CONTROL_CLASS}]*$"},
+                                 "pattern": f"^[^{CONTROL_CLASS}]*$"},
         "description": "extra request headers (secret: stored encrypted, never returned)",
         "writeOnly": True,
     }
@@ -303,7 +285,7 @@ class HeaderMap:
                 raise vol.Invalid(f"{name} is set by Chrontainer and cannot be overridden")
             if not isinstance(text, str) or len(text) > 4096:
                 raise vol.Invalid("must be a string of at most 4096 characters", path=[name])
-            if _has_control(text):
+            if has_control(text):
                 raise vol.Invalid("must not contain control characters (CR, LF, ...)",
                                   path=[name])
             pairs.append((name, text))
@@ -320,7 +302,7 @@ class EmailAddress:
     json_schema: Final = {
         "type": "string",
         "maxLength": 254,
-        "pattern": f"^[^@\\s{_CONTROL_CLASS}]+@[^@\\s{_CONTROL_CLASS}]+$",
+        "pattern": f"^[^@\\s{CONTROL_CLASS}]+@[^@\\s{CONTROL_CLASS}]+$",
     }
 
     def __call__(self, value: object) -> str:
@@ -332,7 +314,7 @@ class EmailAddress:
         text = _string(value)
         local, at, domain = text.partition("@")
         if (not at or not local or not domain or "@" in domain or len(text) > 254
-                or any(ch.isspace() for ch in text) or _has_control(text)
+                or any(ch.isspace() for ch in text) or has_control(text)
                 or domain.startswith(".") or domain.endswith(".")):
             raise vol.Invalid("must be an email address (name@example.org)")
         return text
