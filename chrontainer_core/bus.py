@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
-from .models import Container, ContainerMetrics, DockerEvent, HostState
+from .models import Container, ContainerMetrics, DockerEvent, HostState, Operation
 from .scheduling.jobs import ScheduleRun
 
 
@@ -95,6 +95,14 @@ class RunChanged(Event):
     topic: ClassVar[str] = "schedule.run"
     run: ScheduleRun
     name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperationChanged(Event):
+    """A long operation started, progressed (throttled) or ended (``operation.status``)."""
+
+    topic: ClassVar[str] = "operation"
+    operation: Operation
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,8 +18,12 @@ that turns these into HTTP status codes.
     ├── PermissionDenied       the actor may not do this
     ├── RateLimited            too many requests; try again in ``retry_after`` seconds
     ├── SecretUnavailable      a stored secret cannot be decrypted (wrong or missing secret key)
-    └── HostUnreachable        the Docker engine did not answer (connect/timeout/protocol)
-        └── EngineError        the engine answered with an unexpected error
+    ├── HostUnreachable        the Docker engine did not answer (connect/timeout/protocol)
+    │   └── EngineError        the engine answered with an unexpected error
+    └── RegistryError          an image registry failed us (directly, or through an engine's pull)
+        ├── RegistryUnreachable    it did not answer (DNS, refused, timeout, TLS)
+        ├── RegistryAuthFailed     it refused the credentials (or asked for some we lack)
+        └── ImageNotFound          it has no such repository, tag or digest
 """
 
 from __future__ import annotations
@@ -136,3 +140,30 @@ class EngineError(HostUnreachable):
     """The engine answered with an error the core cannot attribute to the caller."""
 
     code = "engine_error"
+
+
+class RegistryError(ChrontainerError):
+    """An image registry failed: answered with an unexpected error, or through an engine's pull.
+
+    ``details["registry"]`` names the registry host when known.
+    """
+
+    code = "registry_error"
+
+
+class RegistryUnreachable(RegistryError):
+    """The registry did not answer (name resolution, refused connection, timeout, TLS)."""
+
+    code = "registry_unreachable"
+
+
+class RegistryAuthFailed(RegistryError):
+    """The registry refused the credentials, or wants credentials none are stored for."""
+
+    code = "registry_auth_failed"
+
+
+class ImageNotFound(RegistryError):
+    """The registry has no such repository, tag or digest."""
+
+    code = "image_not_found"

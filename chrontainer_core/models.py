@@ -407,3 +407,114 @@ class ContainerMeta:
     key: str
     tags: tuple[Tag, ...] = ()
     web_url: str | None = None
+
+
+# --- images and long operations ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """One image on one host, as the images list shows it."""
+
+    host: str
+    id: str  # "sha256:<64 hex>"
+    tags: tuple[str, ...]  # "repo:tag" references (the engine's RepoTags minus "<none>:<none>")
+    digests: tuple[str, ...]  # "repo@sha256:..." (RepoDigests)
+    repository: str  # of the first tag, else of the first digest, else "<none>"
+    size: int
+    created: datetime
+    containers: tuple[str, ...] = ()  # names of the containers (any state) using this image
+    dangling: bool = False  # no tag left (an untagged leftover)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageHistoryEntry:
+    """One layer of an image's history (``GET /images/{ref}/history``), newest first."""
+
+    id: str  # the layer's image id, or "<missing>" for layers pulled from a registry
+    created: datetime
+    created_by: str
+    size: int
+    comment: str = ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageRemoval:
+    """What deleting one image removed."""
+
+    host: str
+    ref: str
+    untagged: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepositoryUsage:
+    """Disk use of one repository's images on a host; ``reclaimable`` is what removing its
+    unused images would free."""
+
+    repository: str
+    images: int
+    size: int
+    reclaimable: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageDiskUsage:
+    """Disk use of a host's images per repository, largest first."""
+
+    host: str
+    total: int
+    reclaimable: int
+    repositories: tuple[RepositoryUsage, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubSearchResult:
+    """One Docker Hub search hit, as the engine's ``GET /images/search`` returns it."""
+
+    name: str
+    description: str = ""
+    stars: int = 0
+    official: bool = False
+    automated: bool = False
+
+
+class OperationStatus(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerProgress:
+    """One layer of a pull: its latest status line and byte counts of the current phase."""
+
+    id: str
+    status: str  # "Waiting", "Downloading", "Extracting", "Pull complete", "Already exists"
+    current: int = 0
+    total: int = 0  # 0: unknown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Operation:
+    """A long operation (image pull, later update, stack deploy, backup), kept in memory for an
+    hour after it ends; its outcome is also in the audit trail (DESIGN §3b)."""
+
+    id: str
+    kind: str  # "image.pull"
+    host: str
+    target: str  # what it acts on ("nginx:latest")
+    actor: str  # Actor.label of who started it
+    status: OperationStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    message: str = ""  # the latest overall status line
+    layers: tuple[LayerProgress, ...] = ()
+    percent: float | None = None  # 0-100 over the layers with a known size; None: unknown
+    error: str | None = None
+    error_code: str | None = None  # the ChrontainerError code of a failure, "cancelled"
+    result: dict[str, str] = field(default_factory=dict)  # e.g. {"image_id": ..., "digest": ...}

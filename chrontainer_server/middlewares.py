@@ -36,11 +36,15 @@ from chrontainer_core.errors import (
     Conflict,
     EngineError,
     HostUnreachable,
+    ImageNotFound,
     InstanceLocked,
     InvalidInput,
     NotFound,
     PermissionDenied,
     RateLimited,
+    RegistryAuthFailed,
+    RegistryError,
+    RegistryUnreachable,
     SecretUnavailable,
 )
 
@@ -77,6 +81,12 @@ STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     RateLimited: 429,
     HostUnreachable: 502,
     EngineError: 502,
+    # A registry's failure is an upstream failure: 502, never 401/403, which would read as the
+    # caller's own session being refused.
+    RegistryError: 502,
+    RegistryUnreachable: 502,
+    RegistryAuthFailed: 502,
+    ImageNotFound: 404,
 }
 
 # Strict CSP: scripts, styles and everything else from this origin only, never inline (no
