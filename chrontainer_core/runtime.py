@@ -41,6 +41,9 @@ from .notify.delivery import DeliveryWorker
 from .notify.detect import EventDetector
 from .notify.service import NotificationService
 from .notify.store import NotificationStore
+from .operations import OperationManager
+from .pulls import ImagePuller, LateCredentials
+from .registries.service import RegistryService
 from .renames import RenameFollower
 from .retention import AuditRetention
 from .scheduling.actions import CoreActions
@@ -113,7 +116,12 @@ class Chrontainer:
         self.renames = RenameFollower(bus)
         if self.tags is not None:
             self.renames.add("tags and link", self.tags.move_key)
-        self.images = ImageService(hosts, audit)
+        self.images = ImageService(hosts, audit, containers=self.containers)
+        # Long operations (image pulls) run in both modes; they end when the runtime stops.
+        self.operations = OperationManager(bus, audit=audit)
+        # Pulls ask ch.registries for credentials at each pull: it exists once start() ran.
+        self.pulls = ImagePuller(hosts, audit, self.operations,
+                                 credentials=LateCredentials(lambda: self.registries))
         # Scheduling: daemon only, so a library script never fires a schedule (DESIGN §1).
         self.scheduler: Scheduler | None = None
         self.schedules: ScheduleService | None = None
@@ -122,7 +130,7 @@ class Chrontainer:
         if self.settings is not None and db is not None:
             current = self.settings
             schedule_store = ScheduleStore(db)
-            actions = CoreActions(self.containers, self.images, audit)
+            actions = CoreActions(self.containers, self.images, audit, pulls=self.pulls)
             self.runs = RunExecutor(schedule_store, actions, bus=bus)
             self.scheduler = Scheduler(
                 schedule_store, self.runs,
@@ -144,6 +152,8 @@ class Chrontainer:
         )
         # Notifications (daemon only): made in start(), where their HTTP session can be opened.
         self.notifications: NotificationService | None = None
+        # Registries (daemon only): made in start() too, sharing the notifications' session.
+        self.registries: RegistryService | None = None
         self._http: aiohttp.ClientSession | None = None
         self._detector: EventDetector | None = None
         self.db = db
@@ -242,6 +252,7 @@ class Chrontainer:
         await self.renames.stop()  # its handlers write too
         if self.metrics is not None:
             await self.metrics.stop()
+        await self.operations.stop()  # running pulls end before their engines close
         await self.hosts.close()
         if self.events is not None:
             await self.events.stop()  # it writes to the database: stop it before closing
@@ -257,6 +268,7 @@ class Chrontainer:
         settings = self.settings
         # One session for every channel: connection pooling, and DESIGN §3's injected client.
         http = self._http = aiohttp.ClientSession()
+        self.registries = RegistryService(self.db, self.secrets, self.audit, http)
         worker = DeliveryWorker(NotificationStore(self.db, self.secrets), http)
         notifications = self.notifications = NotificationService(
             self.db, self.secrets, self.audit, http, worker,
@@ -278,6 +290,7 @@ class Chrontainer:
         if self.notifications is not None:
             await self.notifications.stop()
             self.notifications = None
+        self.registries = None  # its session closes below
         if self._http is not None:
             await self._http.close()
             self._http = None

@@ -19,8 +19,11 @@ from .api import (
     events,
     health,
     hosts,
+    images,
     notifications,
     openapi,
+    operations,
+    registries,
     schedules,
     settings,
     tags,
@@ -52,8 +55,9 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     runtime = app[CORE] = core if core is not None else Chrontainer.from_config(config)
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
-    for module in (health, auth, totp, users, apikeys, hosts, containers, tags, events, activity,
-                   schedules, webhooks, notifications, settings, openapi):
+    for module in (health, auth, totp, users, apikeys, hosts, containers, images, operations,
+                   tags, events, activity, schedules, webhooks, notifications, registries,
+                   settings, openapi):
         module.routes.register(app)
     events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)

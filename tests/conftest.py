@@ -126,3 +126,24 @@ async def proxy(remote_engine: Engine) -> AsyncIterator[TcpProxy]:
     await p.start()
     yield p
     await p.cut()
+
+
+def _registry_fixture(auth: str):  # type: ignore[no-untyped-def]
+    """A session-scoped docker-registry (see tests/registry.py), killed at the session's end."""
+
+    @pytest.fixture(scope="session")
+    def fixture():  # type: ignore[no-untyped-def]
+        from .registry import start_registry
+
+        registry = start_registry(auth)
+        try:
+            yield registry
+        finally:
+            registry.stop()
+
+    return fixture
+
+
+plain_registry = _registry_fixture("none")
+htpasswd_registry = _registry_fixture("htpasswd")
+token_registry = _registry_fixture("token")

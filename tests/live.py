@@ -126,10 +126,16 @@ class TcpProxy:
     ``cut`` closes the listener and every connection, as an unplugged cable would. ``freeze``
     keeps accepting connections but never answers and stops forwarding on open ones, as a
     hung machine or a half-open connection would: only timeouts notice it.
+
+    ``rate`` (bytes per second, None: unlimited; may be changed at any time) throttles the
+    traffic from the target to the clients, as a slow link would: a pull through it lasts long
+    enough to be cancelled midway.
     """
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, *,
+                 rate: float | None = None) -> None:
         self.target = (target_host, target_port)
+        self.rate = rate
         self.port = free_port()
         self.frozen = False
         self._server: asyncio.Server | None = None
@@ -159,6 +165,12 @@ class TcpProxy:
         self._clients.clear()
         self._upstreams.clear()
 
+    def _chunk(self, up: bool) -> int:
+        # Small reads when throttled, so the rate holds over short spans too.
+        if up or not self.rate:
+            return 65536
+        return max(1024, min(65536, int(self.rate / 20)))
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._clients.add(writer)
         if self.frozen:
@@ -176,11 +188,13 @@ class TcpProxy:
 
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
             try:
-                while data := await src.read(65536):
+                while data := await src.read(self._chunk(up)):
                     if self.frozen:
                         continue  # a frozen proxy drops traffic but keeps the socket open
                     dst.write(data)
                     await dst.drain()
+                    if not up and self.rate:
+                        await asyncio.sleep(len(data) / self.rate)
             except (ConnectionError, OSError):
                 pass
             finally:

@@ -30,6 +30,7 @@ from ..errors import (
     HostUnreachable,
     InvalidInput,
     NotFound,
+    RegistryUnreachable,
 )
 from ..models import (
     Container,
@@ -38,6 +39,10 @@ from ..models import (
     EngineVersion,
     HostInfo,
     HostSpec,
+    HubSearchResult,
+    Image,
+    ImageDiskUsage,
+    ImageHistoryEntry,
     LogRecord,
     LogStream,
     ProcessList,
@@ -55,6 +60,8 @@ JSON = dict[str, Any]
 _CONNECT_FAILED = 900
 # The first API version whose stats endpoint accepts one-shot=true.
 ONE_SHOT_API = (1, 41)
+# Seconds an engine may take to relay a Docker Hub search (it may hang on DNS when offline).
+HUB_SEARCH_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,17 +242,101 @@ class DockerHost:
         _, doc = await self._request("info", "info")
         return parse.parse_info(doc)
 
+    async def _system_df(self) -> JSON:
+        _, doc = await self._request("disk usage", "system/df")
+        if not isinstance(doc, dict):
+            raise EngineError(f"host {self.slug}: disk usage returned no document")
+        return doc
+
     async def disk_usage(self) -> DiskUsage:
         """``GET /system/df`` summed per category; slow on big hosts, so callers cache it."""
-        _, doc = await self._request("disk usage", "system/df")
-        return parse.parse_disk_usage(doc, read_at=datetime.now(UTC))
+        return parse.parse_disk_usage(await self._system_df(), read_at=datetime.now(UTC))
 
-    async def prune_images(self, *, dangling_only: bool) -> PruneResult:
-        """``POST /images/prune``: dangling images, or every image no container uses."""
-        filters = json.dumps({"dangling": ["true" if dangling_only else "false"]})
+    async def image_disk_usage(self) -> ImageDiskUsage:
+        """``GET /system/df``'s images per repository (see parse.parse_image_disk_usage)."""
+        return parse.parse_image_disk_usage(self.slug, await self._system_df())
+
+    async def prune_images(self, *, dangling_only: bool, label: str | None = None) -> PruneResult:
+        """``POST /images/prune``: dangling images, or every image no container uses; only
+        those carrying ``label`` (``key`` or ``key=value``) when given."""
+        wanted: dict[str, list[str]] = {"dangling": ["true" if dangling_only else "false"]}
+        if label is not None:
+            wanted["label"] = [label]
+        filters = json.dumps(wanted)
         _, doc = await self._request("prune images", "images/prune", "POST",
                                      params={"filters": filters})
         return parse.parse_image_prune(self.slug, doc)
+
+    # -- images ---------------------------------------------------------------------------------
+    # ``ref`` below is always something the engine itself listed (an id, or one of an image's
+    # RepoTags/RepoDigests): the image service resolves what users type before calling these.
+
+    async def list_images(self) -> list[Image]:
+        """``GET /images/json``: every top-level image (``containers`` left empty)."""
+        _, docs = await self._request("list images", "images/json")
+        return [parse.parse_image_summary(self.slug, d) for d in docs or ()]
+
+    async def inspect_image(self, ref: str) -> JSON:
+        """The engine's image inspect document, unmodified (for the inspect view)."""
+        _, doc = await self._request(f"image {ref}", f"images/{ref}/json")
+        if not isinstance(doc, dict):
+            raise EngineError(f"host {self.slug}: inspect of image {ref} returned no document")
+        return doc
+
+    async def image_history(self, ref: str) -> list[ImageHistoryEntry]:
+        """``GET /images/{ref}/history``: the image's layers, newest first."""
+        _, docs = await self._request(f"image {ref} history", f"images/{ref}/history")
+        return parse.parse_image_history(docs)
+
+    async def remove_image(
+        self, ref: str, *, force: bool
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """``DELETE /images/{ref}``: a tag only untags unless it was the last one.
+
+        Returns:
+            ``(untagged references, deleted layer ids)``.
+
+        Raises:
+            Conflict: The engine refused (a container uses it, several repositories reference
+                it without force, ...); the message is the engine's.
+        """
+        _, docs = await self._request(f"remove image {ref}", f"images/{ref}", "DELETE",
+                                      params={"force": str(force).lower(), "noprune": "false"})
+        return parse.parse_image_delete(docs)
+
+    async def tag_image(self, ref: str, repository: str, tag: str) -> None:
+        """``POST /images/{ref}/tag``: add ``repository:tag`` to an image (moving the tag if
+        another image had it)."""
+        await self._request(f"tag image {ref}", f"images/{ref}/tag", "POST",
+                            params={"repo": repository, "tag": tag})
+
+    async def search_images(self, term: str, *, limit: int) -> list[HubSearchResult]:
+        """``GET /images/search``: the engine asks Docker Hub (its configured index).
+
+        The engine may wait long on DNS or a dead network, so the wait is bounded by
+        :data:`HUB_SEARCH_TIMEOUT`.
+
+        Raises:
+            RegistryUnreachable: The engine could not reach Docker Hub, or not in time; the
+                message carries the engine's reason.
+            HostUnreachable: The engine itself did not answer.
+        """
+        unreachable = f"Docker Hub is unreachable from host {self.slug}"
+        try:
+            async with asyncio.timeout(HUB_SEARCH_TIMEOUT):
+                _, docs = await self._request("search images", "images/search",
+                                              params={"term": term, "limit": str(limit)})
+        except TimeoutError as err:
+            raise RegistryUnreachable(
+                f"{unreachable}: no answer within {HUB_SEARCH_TIMEOUT:.0f} s",
+                details={"registry": "docker.io"}) from err
+        except EngineError as err:
+            # The engine reports every failure to reach the index as a 500 with its reason.
+            cause = err.__cause__
+            reason = str(cause.message) if isinstance(cause, DockerError) else err.message
+            raise RegistryUnreachable(f"{unreachable}: {reason.strip()}",
+                                      details={"registry": "docker.io"}) from err
+        return parse.parse_hub_search(docs)
 
     # -- containers -------------------------------------------------------------------------
 
@@ -403,6 +494,58 @@ class DockerHost:
             except _LOWER_ERRORS as err:
                 raise _map_error(self.slug, "events", err) from err
         raise HostUnreachable(f"host {self.slug}: the events stream ended")
+
+    # -- pulls --------------------------------------------------------------------------------
+
+    async def pull_image(
+        self, from_image: str, tag: str, *, auth: str | None = None
+    ) -> AsyncIterator[JSON]:
+        """``POST /images/create``: pull an image, yielding the engine's progress documents
+        (``{"status", "id", "progressDetail", "progress"}``, or ``{"error", "errorDetail"}``
+        when the pull fails midway) as they arrive; ``chrontainer_core.pulls`` reads them.
+
+        Leaving the iteration early (``aclose``, or cancelling the consumer) closes the
+        connection, which makes the engine abort the pull.
+
+        Args:
+            from_image: The ``fromImage`` name (``ImageReference.engine_from_image``).
+            tag: A tag or a digest (``ImageReference.engine_tag``).
+            auth: The ``X-Registry-Auth`` header value; None pulls anonymously.
+
+        Raises:
+            RegistryError: The engine refused the pull at once (unknown manifest, credentials
+                missing or refused, registry unreachable); the message is the engine's own, for
+                the caller to classify (it knows the image and the registry).
+            HostUnreachable: The engine itself did not answer.
+        """
+        # Imported here: the one engine call whose failures are the registry's, not the host's.
+        from ..errors import RegistryError
+
+        what = f"pull {from_image}:{tag}"
+        await self._prepare_tls()
+        try:
+            async with self._docker()._query(
+                "images/create", "POST", params={"fromImage": from_image, "tag": tag},
+                headers={"X-Registry-Auth": auth} if auth else None,
+                timeout=self._stream_timeout,
+            ) as response:
+                self.open_streams += 1
+                try:
+                    async for raw in response.content:
+                        if raw.strip():
+                            doc: JSON = json.loads(raw)
+                            yield doc
+                finally:
+                    self.open_streams -= 1
+                    # Closing (not releasing) the connection is what tells the engine to stop.
+                    response.close()
+        except DockerError as err:
+            message = str(err.message).strip()
+            if err.status == _CONNECT_FAILED or (err.status == 400 and "HTTPS server" in message):
+                raise _map_error(self.slug, what, err, tls=self.spec.tls is not None) from err
+            raise RegistryError(message, details={"engine_status": err.status}) from err
+        except _LOWER_ERRORS as err:
+            raise _map_error(self.slug, what, err, tls=self.spec.tls is not None) from err
 
 
 async def _multiplexed_frames(

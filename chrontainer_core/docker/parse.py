@@ -22,11 +22,16 @@ from ..models import (
     EnvVar,
     Health,
     HostInfo,
+    HubSearchResult,
+    Image,
+    ImageDiskUsage,
+    ImageHistoryEntry,
     Mount,
     NetworkAttachment,
     PortBinding,
     ProcessList,
     PruneResult,
+    RepositoryUsage,
     RestartPolicy,
     StatsSample,
 )
@@ -325,3 +330,129 @@ def parse_image_prune(host: str, doc: JSON | None) -> PruneResult:
         untagged=tuple(str(e["Untagged"]) for e in entries if e.get("Untagged")),
         reclaimed_bytes=int(doc.get("SpaceReclaimed") or 0),
     )
+
+
+# --- images ----------------------------------------------------------------------------------
+
+# What the engine writes in RepoTags / RepoDigests of an image that has none left.
+_NONE_TAG = "<none>:<none>"
+_NONE_DIGEST = "<none>@<none>"
+NO_REPOSITORY = "<none>"
+
+
+def split_reference(ref: str) -> tuple[str, str]:
+    """``repo:tag`` -> ``(repo, tag)`` and ``repo@digest`` -> ``(repo, digest)``.
+
+    The tag's colon is the last one after the last ``/``: a registry port
+    (``127.0.0.1:5999/team/app:v1``) is part of the repository. ``("repo", "")`` when there is
+    neither.
+    """
+    if "@" in ref:
+        repo, _, digest = ref.partition("@")
+        return repo, digest
+    slash, colon = ref.rfind("/"), ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1:]
+    return ref, ""
+
+
+def _unix_time(value: Any) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(value or 0), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(0, UTC)
+
+
+def parse_image_summary(host: str, doc: JSON) -> Image:
+    """Parse one entry of ``GET /images/json`` (or of ``/system/df``'s ``Images``).
+
+    Tags and digests are sorted, so ``repository`` (that of the first tag, else of the first
+    digest) does not depend on the engine's order. ``containers`` stays empty: the image
+    service fills it from the container cache.
+    """
+    tags = sorted(str(t) for t in doc.get("RepoTags") or () if t and t != _NONE_TAG)
+    digests = sorted(str(d) for d in doc.get("RepoDigests") or () if d and d != _NONE_DIGEST)
+    first = tags[0] if tags else digests[0] if digests else None
+    return Image(
+        host=host,
+        id=str(doc.get("Id", "")),
+        tags=tuple(tags),
+        digests=tuple(digests),
+        repository=split_reference(first)[0] if first else NO_REPOSITORY,
+        size=max(int(doc.get("Size") or 0), 0),
+        created=_unix_time(doc.get("Created")),
+        dangling=not tags,
+        labels={str(k): str(v) for k, v in (doc.get("Labels") or {}).items()},
+    )
+
+
+def parse_image_history(docs: list[JSON] | None) -> list[ImageHistoryEntry]:
+    """Parse ``GET /images/{name}/history`` (newest layer first, as the engine sends it)."""
+    return [
+        ImageHistoryEntry(
+            id=str(d.get("Id") or "<missing>"),
+            created=_unix_time(d.get("Created")),
+            created_by=str(d.get("CreatedBy") or ""),
+            size=max(int(d.get("Size") or 0), 0),
+            comment=str(d.get("Comment") or ""),
+            tags=tuple(str(t) for t in d.get("Tags") or () if t and t != _NONE_TAG),
+        )
+        for d in docs or ()
+    ]
+
+
+def parse_image_delete(docs: list[JSON] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``DELETE /images/{name}``'s answer -> ``(untagged references, deleted ids)``."""
+    entries = docs or ()
+    return (tuple(str(e["Untagged"]) for e in entries if e.get("Untagged")),
+            tuple(str(e["Deleted"]) for e in entries if e.get("Deleted")))
+
+
+def parse_hub_search(docs: list[JSON] | None) -> list[HubSearchResult]:
+    """Parse ``GET /images/search``: the engine relays Docker Hub's v1 search results
+    (``name``, ``description``, ``star_count``, ``is_official``, ``is_automated``)."""
+    return [
+        HubSearchResult(
+            name=str(d.get("name") or ""),
+            description=str(d.get("description") or ""),
+            stars=max(int(d.get("star_count") or 0), 0),
+            official=bool(d.get("is_official")),
+            automated=bool(d.get("is_automated")),
+        )
+        for d in docs or ()
+        if d.get("name")
+    ]
+
+
+def parse_image_disk_usage(host: str, doc: JSON) -> ImageDiskUsage:
+    """Per-repository image disk use from ``GET /system/df``.
+
+    Each image counts once, under its :attr:`Image.repository`. A repository's ``size`` sums
+    its images' full sizes (what ``docker images`` shows, shared base layers included, so the
+    repositories may add up to more than the host's total); its ``reclaimable`` sums only the
+    *unique* size (``Size - SharedSize``) of its images no container uses, because removing an
+    image frees just the layers no other image shares. The host's ``total`` is the engine's
+    ``LayersSize`` (every layer once: the real bytes on disk), and its ``reclaimable`` the
+    unique sizes of all unused images, at most the total.
+    """
+    repos: dict[str, list[int]] = {}  # repository -> [images, size, reclaimable]
+    reclaimable_total = 0
+    for entry in doc.get("Images") or ():
+        image = parse_image_summary(host, entry)
+        unique_size = image.size - max(int(entry.get("SharedSize") or 0), 0)
+        unused = int(entry.get("Containers") or 0) <= 0
+        row = repos.setdefault(image.repository, [0, 0, 0])
+        row[0] += 1
+        row[1] += image.size
+        if unused:
+            row[2] += max(unique_size, 0)
+            reclaimable_total += max(unique_size, 0)
+    layers = doc.get("LayersSize")
+    total = int(layers) if layers is not None else sum(r[1] for r in repos.values())
+    usage = sorted(
+        (RepositoryUsage(repository=name, images=n, size=size, reclaimable=free)
+         for name, (n, size, free) in repos.items()),
+        key=lambda r: (-r.size, r.repository),
+    )
+    return ImageDiskUsage(host=host, total=total, reclaimable=min(reclaimable_total, total),
+                          repositories=tuple(usage))

@@ -1,7 +1,7 @@
 """The action registry: what a schedule or webhook run does to its target, through the core.
 
-One table maps each :class:`~.jobs.ScheduleAction` to a handler; later issues add pull and
-update here and every caller (scheduler, run now, webhooks) gets them. Handlers act through the
+One table maps each :class:`~.jobs.ScheduleAction` to a handler; a later issue adds update
+here and every caller (scheduler, run now, webhooks) gets them. Handlers act through the
 core services with the run's actor (``Actor(schedule)`` or ``Actor(webhook)``), so every effect
 lands in the audit trail like a user's click would, and they resolve the target when the run
 starts: a container by its key (a recreated container keeps its schedules), a label by the
@@ -37,6 +37,26 @@ _PAST: Final = {
 }
 
 
+class PullOutcomeLike(Protocol):
+    """What the action needs to know of a finished pull (``chrontainer_core.pulls.PullOutcome``)."""
+
+    @property
+    def reference(self) -> str: ...
+    @property
+    def image_id(self) -> str: ...
+    @property
+    def updated(self) -> bool: ...
+
+
+class ImagePulling(Protocol):
+    """Pulls an image on a host now (``chrontainer_core.pulls.ImagePuller``)."""
+
+    async def pull_now(self, host: str, image: str, *,
+                       actor: Actor | None = None) -> PullOutcomeLike:
+        """Pull ``image`` on ``host`` as ``actor``; raise a ChrontainerError on failure."""
+        ...
+
+
 class ActionRunner(Protocol):
     """Performs one action on one target (the scheduler's only view of the core)."""
 
@@ -70,14 +90,16 @@ class CoreActions:
     """The registry of schedule actions, acting through the core's services."""
 
     def __init__(self, containers: ContainerService, images: ImageService,
-                 audit: AuditTrail) -> None:
+                 audit: AuditTrail, *, pulls: ImagePulling | None = None) -> None:
         self._containers = containers
         self._images = images
+        self._pulls = pulls
         self._audit = audit
         container_action = self._container_action
         self._handlers: Mapping[ScheduleAction, Handler] = {
             **{a: _bind(container_action, a) for a in _PAST},
             ScheduleAction.PRUNE_IMAGES: self._prune_images,
+            ScheduleAction.PULL: self._pull,
         }
 
     async def run(self, action: ScheduleAction, target: Target, actor: Actor) -> str:
@@ -132,6 +154,17 @@ class CoreActions:
         return (f"removed {_count(len(result.untagged), 'tag')} and "
                 f"{_count(len(result.deleted), 'layer')}, "
                 f"reclaimed {_megabytes(result.reclaimed_bytes)}")
+
+
+    async def _pull(self, target: Target, actor: Actor) -> str:
+        assert target.image is not None  # Target.__post_init__ guarantees it
+        if self._pulls is None:
+            raise ChrontainerError("pulling images is not available in this runtime")
+        outcome = await self._pulls.pull_now(target.host, target.image, actor=actor)
+        short = outcome.image_id.removeprefix("sha256:")[:12]
+        if outcome.updated:
+            return f"pulled a newer {outcome.reference} ({short})"
+        return f"{outcome.reference} is up to date ({short})"
 
 
 def _bind(handler: Callable[[ScheduleAction, Target, Actor], Awaitable[str]],

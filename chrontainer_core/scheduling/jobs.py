@@ -7,7 +7,8 @@ decisions taken from them (misfires, retries, jitter) live in :mod:`.policy`, cr
 A container target names the container by host slug + container key (DESIGN §3a), resolved
 when a run starts, so a recreated container keeps its schedules. A label target acts on every
 container of a host carrying the label (``key`` or ``key=value``) when the run starts. A host
-target is for host actions (pruning unused images).
+target is for host actions (pruning unused images). An image target names an image reference
+on a host, for pulling it.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class TargetKind(enum.StrEnum):
     CONTAINER = "container"
     LABEL = "label"
     HOST = "host"
+    IMAGE = "image"
 
 
 class ScheduleAction(enum.StrEnum):
-    """What a schedule does. Pull and update join with the images and safe-update issues."""
+    """What a schedule does. Update joins with the safe-update issue."""
 
     START = "start"
     STOP = "stop"
@@ -54,6 +56,7 @@ class ScheduleAction(enum.StrEnum):
     UNPAUSE = "unpause"
     KILL = "kill"
     PRUNE_IMAGES = "prune_images"
+    PULL = "pull"
 
 
 _CONTAINER_ACTIONS: Final = frozenset({
@@ -66,26 +69,32 @@ ACTIONS_BY_TARGET: Final = {
     TargetKind.CONTAINER: _CONTAINER_ACTIONS,
     TargetKind.LABEL: _CONTAINER_ACTIONS,
     TargetKind.HOST: frozenset({ScheduleAction.PRUNE_IMAGES}),
+    TargetKind.IMAGE: frozenset({ScheduleAction.PULL}),
 }
+# The field each target kind needs beside ``host``.
+_TARGET_FIELD: Final = {TargetKind.CONTAINER: "key", TargetKind.LABEL: "label",
+                        TargetKind.IMAGE: "image"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
-    """A schedule's target: a container key, the containers carrying a label, or a host.
+    """A schedule's target: a container key, the containers carrying a label, a host, or an
+    image reference on a host.
 
     Raises:
-        InvalidInput: ``key`` missing for a container, ``label`` missing for a label target,
-            or either given where it means nothing.
+        InvalidInput: ``key`` missing for a container, ``label`` for a label target, ``image``
+            for an image target, or any of them given where it means nothing.
     """
 
     kind: TargetKind
     host: str
     key: str | None = None  # container key (§3a), for kind=container
     label: str | None = None  # "key" or "key=value", for kind=label
+    image: str | None = None  # an image reference ("nginx:1.27"), for kind=image
 
     def __post_init__(self) -> None:
-        wanted = {TargetKind.CONTAINER: "key", TargetKind.LABEL: "label"}.get(self.kind)
-        for name in ("key", "label"):
+        wanted = _TARGET_FIELD.get(self.kind)
+        for name in ("key", "label", "image"):
             value = getattr(self, name)
             if name == wanted and not value:
                 raise InvalidInput(f"target.{name}: required for a {self.kind.value} target",
@@ -100,6 +109,8 @@ class Target:
             return f"container {self.key} on {self.host}"
         if self.kind is TargetKind.LABEL:
             return f"containers labelled {self.label} on {self.host}"
+        if self.kind is TargetKind.IMAGE:
+            return f"image {self.image} on {self.host}"
         return f"host {self.host}"
 
 

@@ -21,6 +21,7 @@ from ..actor import Actor
 from ..audit import AuditTrail
 from ..bus import ContainerRenamed
 from ..errors import Conflict, InvalidInput
+from ..registries.reference import ImageReference
 from ..store.tables import utc_now
 from .actions import check_action
 from .cron import load_zone, next_runs, parse_cron
@@ -73,10 +74,11 @@ def check_name(name: str) -> str:
 
 
 def check_target(target: Target, hosts: Container[str]) -> None:
-    """The host must exist; a key or label must be a plausible one.
+    """The host must exist; a key, label or image reference must be a plausible one.
 
     Raises:
-        InvalidInput: ``field`` names ``target.host``, ``target.key`` or ``target.label``.
+        InvalidInput: ``field`` names ``target.host``, ``target.key``, ``target.label`` or
+            ``target.image``.
     """
     if target.host not in hosts:
         raise _invalid("target.host", f"no host '{target.host}'")
@@ -84,6 +86,8 @@ def check_target(target: Target, hosts: Container[str]) -> None:
         raise _invalid("target.key", "give a container key of 1 to 255 characters")
     if target.label is not None and (len(target.label) > 255 or not _LABEL.match(target.label)):
         raise _invalid("target.label", "give a label as key or key=value (up to 255 characters)")
+    if target.image is not None:
+        ImageReference.parse(target.image, field="target.image")
 
 
 def _check_duration(field: str, value: timedelta, low: timedelta, high: timedelta) -> None:
@@ -316,10 +320,10 @@ class ScheduleService:
 
 
 def new_target(kind: TargetKind | str, host: str, *, key: str | None = None,
-               label: str | None = None) -> Target:
+               label: str | None = None, image: str | None = None) -> Target:
     """A target from loose input (the API's and CLI's), validated by :class:`Target`."""
     try:
         target_kind = TargetKind(kind)
     except ValueError:
-        raise _invalid("target.kind", "must be container, label or host") from None
-    return Target(kind=target_kind, host=host, key=key, label=label)
+        raise _invalid("target.kind", "must be container, label, host or image") from None
+    return Target(kind=target_kind, host=host, key=key, label=label, image=image)

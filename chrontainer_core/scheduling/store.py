@@ -46,6 +46,7 @@ def _fill(row: ScheduleRow, s: Schedule) -> None:
     row.host = s.target.host
     row.target_key = s.target.key
     row.target_label = s.target.label
+    row.target_image = s.target.image
     row.action = s.action.value
     row.trigger_kind = s.trigger.kind.value
     row.cron = s.trigger.cron
@@ -66,7 +67,7 @@ def _schedule(row: ScheduleRow) -> Schedule:
         name=row.name,
         enabled=row.enabled,
         target=Target(kind=TargetKind(row.target_kind), host=row.host, key=row.target_key,
-                      label=row.target_label),
+                      label=row.target_label, image=row.target_image),
         action=ScheduleAction(row.action),
         trigger=Trigger(kind=TriggerKind(row.trigger_kind), cron=row.cron, at=row.run_at,
                         timezone=row.timezone),

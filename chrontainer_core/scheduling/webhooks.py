@@ -233,7 +233,7 @@ def _webhook(row: WebhookRow) -> Webhook:
     target = None
     if row.target_kind is not None and row.host is not None:
         target = Target(kind=TargetKind(row.target_kind), host=row.host, key=row.target_key,
-                        label=row.target_label)
+                        label=row.target_label, image=row.target_image)
     return Webhook(
         id=row.id, name=row.name, enabled=row.enabled, locked=row.locked,
         action=ScheduleAction(row.action) if row.action else None, target=target,
@@ -256,6 +256,7 @@ def _fill(row: WebhookRow, webhook: Webhook) -> None:
     row.host = target.host if target else None
     row.target_key = target.key if target else None
     row.target_label = target.label if target else None
+    row.target_image = target.image if target else None
     row.allow_get = webhook.allow_get
     row.allowed_cidrs = json.dumps(list(webhook.allowed_cidrs))
     row.rate_limit_per_minute = webhook.rate_limit_per_minute

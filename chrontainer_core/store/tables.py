@@ -42,6 +42,7 @@ __all__ = [
     "NotificationRouteRow",
     "NotificationThrottleRow",
     "RecoveryCodeRow",
+    "RegistryRow",
     "ScheduleRow",
     "ScheduleRunRow",
     "SessionRow",
@@ -294,7 +295,8 @@ class ScheduleRow(Base):
 
     __tablename__ = "schedules"
     __table_args__ = (
-        CheckConstraint("target_kind IN ('container', 'label', 'host')", name="target_kind"),
+        CheckConstraint("target_kind IN ('container', 'label', 'host', 'image')",
+                        name="target_kind"),
         CheckConstraint("trigger_kind IN ('cron', 'once')", name="trigger_kind"),
         CheckConstraint("misfire IN ('skip', 'run_once')", name="misfire"),
     )
@@ -306,6 +308,7 @@ class ScheduleRow(Base):
     host: Mapped[str] = mapped_column(String(63))
     target_key: Mapped[str | None] = mapped_column(String(255))
     target_label: Mapped[str | None] = mapped_column(String(255))
+    target_image: Mapped[str | None] = mapped_column(String(255))
     action: Mapped[str] = mapped_column(String(32))
     trigger_kind: Mapped[str] = mapped_column(String(8))
     cron: Mapped[str | None] = mapped_column(String(100))
@@ -372,6 +375,7 @@ class WebhookRow(Base):
     host: Mapped[str | None] = mapped_column(String(63))
     target_key: Mapped[str | None] = mapped_column(String(255))
     target_label: Mapped[str | None] = mapped_column(String(255))
+    target_image: Mapped[str | None] = mapped_column(String(255))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token_prefix: Mapped[str] = mapped_column(String(16))
     allow_get: Mapped[bool] = mapped_column(Boolean)
@@ -465,3 +469,25 @@ class NotificationThrottleRow(Base):
     subject: Mapped[str] = mapped_column(String(300), primary_key=True)
     last_sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     suppressed: Mapped[int] = mapped_column(Integer)
+
+
+class RegistryRow(Base):
+    """A configured image registry; the password is encrypted (chrontainer_core.secrets)."""
+
+    __tablename__ = "registries"
+    __table_args__ = (
+        CheckConstraint("kind IN ('dockerhub', 'ghcr', 'quay', 'harbor', 'generic')",
+                        name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(255))
+    # The canonical host (Hub aliases folded): one registry per host. (Not "registry": the
+    # declarative base has an attribute of that name.)
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    username: Mapped[str | None] = mapped_column(String(255))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -30,6 +30,7 @@ from chrontainer_core.bus import (
     HostChanged,
     Lagged,
     MetricsSampled,
+    OperationChanged,
     RunChanged,
 )
 from chrontainer_core.errors import NotFound
@@ -40,6 +41,7 @@ from chrontainer_core.models import (
     DockerEvent,
     DockerObjectType,
     HostState,
+    Operation,
 )
 from chrontainer_core.serialize import to_jsonable
 from chrontainer_core.validate import Slug
@@ -65,6 +67,7 @@ TOPICS: Final = (
     DockerEventSeen.topic,
     MetricsSampled.topic,
     RunChanged.topic,
+    OperationChanged.topic,
 )
 _ASKABLE: Final = (*TOPICS, Lagged.topic)
 # Common proxies close a response idle for 30 to 60 s.
@@ -152,6 +155,7 @@ MESSAGES: Final = {
             "host": STRING,
             "items": {"type": "object", "additionalProperties": ContainerMetrics},
         })),
+        _message(OperationChanged.topic, Operation),
         _message(Lagged.topic, _object({"dropped": {"type": "integer", "minimum": 0}})),
     ]
 }
@@ -302,6 +306,11 @@ def _encoder(request: web.Request) -> Encoder:
                              if (key := key_of(ev.host, cid)) is not None
                              and key_scope.allows_container(ev.host, key)}
             return {"host": ev.host, "items": to_jsonable(items)}
+        if isinstance(ev, OperationChanged):
+            # The operation as GET /operations/{id} shows it.
+            if key_scope is not None and not key_scope.allows_host(ev.operation.host):
+                return None
+            return to_jsonable(ev.operation)
         if isinstance(ev, RunChanged):
             # The run as GET /runs/{id} shows it, plus the schedule's or webhook's name. A run
             # names its target only in words, so a scoped key gets none rather than too many.

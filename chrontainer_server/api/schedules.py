@@ -101,12 +101,15 @@ def _seconds(low: timedelta, high: timedelta) -> vol.All:
 
 
 TARGET: Final = {
-    vol.Required("kind", description="container, label or host"):
+    vol.Required("kind", description="container, label, host or image"):
         vol.In([k.value for k in TargetKind]),
     vol.Required("host", description="host slug"): Slug(),
     vol.Optional("key", description="container key (container targets only)"):
         vol.Maybe(_text(255)),
     vol.Optional("label", description="key or key=value (label targets only)"):
+        vol.Maybe(_text(255)),
+    vol.Optional("image", description="image reference to pull, e.g. nginx:1.27 (image "
+                                      "targets only)"):
         vol.Maybe(_text(255)),
 }
 TRIGGER: Final = {
@@ -232,7 +235,8 @@ def _api_field_names() -> Iterator[None]:
 
 
 def _target(data: Mapping[str, Any]) -> Target:
-    return new_target(data["kind"], data["host"], key=data.get("key"), label=data.get("label"))
+    return new_target(data["kind"], data["host"], key=data.get("key"), label=data.get("label"),
+                      image=data.get("image"))
 
 
 def _trigger(data: Mapping[str, Any], default_timezone: str) -> Trigger:

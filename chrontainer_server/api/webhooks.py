@@ -123,7 +123,8 @@ def service(request: web.Request) -> WebhookService:
 def _target(data: Mapping[str, Any] | None) -> Target | None:
     if data is None:
         return None
-    return new_target(data["kind"], data["host"], key=data.get("key"), label=data.get("label"))
+    return new_target(data["kind"], data["host"], key=data.get("key"), label=data.get("label"),
+                      image=data.get("image"))
 
 
 def _action(value: str | None) -> ScheduleAction | None:

@@ -157,11 +157,15 @@ async def _check_scope(request: web.Request, principal: Principal) -> None:
         return  # lists filter by scope themselves; other routes have no host
     if not scope.allows_host(host):
         raise Forbidden(f"this API key is not scoped to host '{host}'")
-    ref = request.match_info.get("ref")
     if scope.allows_whole_host(host):
         return
+    # ``{ref}`` names a container only on container routes (images have refs too).
+    resource = request.match_info.route.resource
+    on_container = resource is not None and "/containers/{ref}" in resource.canonical
+    ref = request.match_info.get("ref") if on_container else None
     if ref is None:
-        # A key scoped to some containers of a host may read the host, not change it.
+        # A key scoped to some containers of a host may read the host (and its images), not
+        # change it.
         if request.method not in _SAFE_METHODS:
             raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
         return

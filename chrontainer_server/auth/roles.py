@@ -122,6 +122,22 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     **{("POST", f"{_C}/{action}"): OP
        for action in ("start", "stop", "restart", "pause", "unpause", "kill", "rename", "remove")},
     ("GET", _C + "/logs/download"): V,
+    # images: reading for everyone, deleting, tagging and pruning for operators
+    ("GET", V1 + "/images"): V,
+    ("GET", V1 + "/images/search"): V,
+    ("POST", V1 + "/images/delete"): OP,
+    ("GET", V1 + "/hosts/{host}/images-disk"): V,
+    ("POST", V1 + "/hosts/{host}/images/prune"): OP,
+    ("GET", V1 + "/hosts/{host}/images/{ref}"): V,
+    ("GET", V1 + "/hosts/{host}/images/{ref}/history"): V,
+    ("DELETE", V1 + "/hosts/{host}/images/{ref}"): OP,
+    ("POST", V1 + "/hosts/{host}/images/{ref}/tag"): OP,
+    # long operations (image pulls): following them for everyone, starting and cancelling
+    # them for operators
+    ("POST", V1 + "/hosts/{host}/images/pull"): OP,
+    ("GET", V1 + "/operations"): V,
+    ("GET", V1 + "/operations/{id}"): V,
+    ("POST", V1 + "/operations/{id}/cancel"): OP,
     # tags and web-UI links: container metadata, managed by those who manage containers
     ("GET", V1 + "/tags"): V,
     ("POST", V1 + "/tags"): OP,
@@ -167,6 +183,17 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("PUT", V1 + "/notifications/routes"): A,
     ("GET", V1 + "/notifications/deliveries"): A,
     ("GET", V1 + "/notifications/deliveries/{id}"): A,
+    # registries hold credentials: all of it is admin's, browse and search too (DESIGN §7)
+    ("GET", V1 + "/registries"): A,
+    ("POST", V1 + "/registries"): A,
+    ("POST", V1 + "/registries/test"): A,
+    ("GET", V1 + "/registries/search"): A,
+    ("GET", V1 + "/registries/{id}"): A,
+    ("PATCH", V1 + "/registries/{id}"): A,
+    ("DELETE", V1 + "/registries/{id}"): A,
+    ("POST", V1 + "/registries/{id}/test"): A,
+    ("GET", V1 + "/registries/{id}/catalog"): A,
+    ("GET", V1 + "/registries/{id}/tags"): A,
     # settings
     ("GET", V1 + "/settings"): A,
     ("PATCH", V1 + "/settings"): A,
@@ -179,6 +206,8 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/containers/{host}/{ref}/logs"): V,
     ("GET", "/containers/{host}/{ref}/inspect"): V,
     ("GET", "/containers/{host}/{ref}/top"): V,
+    ("GET", "/images"): V,
+    ("GET", "/images/{host}/{ref}"): V,
     # server-rendered fragments the pages fetch (a row after a change, details on expand)
     ("GET", "/fragments/containers/{host}/{ref}/row"): V,
     ("GET", "/fragments/containers/{host}/{ref}/details"): V,
@@ -187,6 +216,7 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/fragments/schedules/{id}/row"): V,
     ("GET", "/settings"): A,
     ("POST", "/settings"): A,
+    ("GET", "/settings/registries"): A,
     ("GET", "/login"): PUBLIC,
     ("GET", "/setup"): PUBLIC,
     ("GET", "/profile"): V,

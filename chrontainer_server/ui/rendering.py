@@ -38,6 +38,7 @@ class NavItem:
 
 NAV: Final = (
     NavItem("/containers", "Containers"),
+    NavItem("/images", "Images"),
     NavItem("/schedules", "Schedules"),
     NavItem("/webhooks", "Webhooks"),
     NavItem("/activity", "Activity"),

@@ -86,7 +86,8 @@ COMMON_ZONES: Final = (
     "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Tokyo", "Asia/Seoul", "Australia/Perth",
     "Australia/Sydney", "Australia/Melbourne", "Pacific/Auckland",
 )
-_ACTION_LABELS: Final = {ScheduleAction.PRUNE_IMAGES: "prune unused images"}
+_ACTION_LABELS: Final = {ScheduleAction.PRUNE_IMAGES: "prune unused images",
+                         ScheduleAction.PULL: "pull"}
 _TRIGGER_LABELS: Final = {"schedule": "schedule", "run_now": "run now", "webhook": "webhook"}
 _ID: Final = r"{id:\d{1,10}}"
 
@@ -298,12 +299,14 @@ def _local_input(at: datetime | None, zone: str) -> str:
 
 
 async def new_page(request: web.Request) -> web.StreamResponse:
-    """The form for a new schedule; ``?host=&key=`` pre-fills a container's daily restart."""
+    """The form for a new schedule; ``?host=&key=`` pre-fills a container's daily restart,
+    ``?host=&image=`` a daily pull of an image (the images page links here)."""
     host, key = request.query.get("host", ""), request.query.get("key", "").strip()[:255]
+    image = request.query.get("image", "").strip()[:255]
     hosts = {h.slug for h in _hosts(request)}
     draft: dict[str, Any] = {
         "name": "", "kind": TargetKind.CONTAINER.value, "host": "", "key": "", "label": "",
-        "action": ScheduleAction.RESTART.value, "trigger": TriggerKind.CRON.value,
+        "image": "", "action": ScheduleAction.RESTART.value, "trigger": TriggerKind.CRON.value,
         "cron": DEFAULT_CRON, "at": "", "timezone": _service(request).default_timezone,
         "enabled": True, "misfire": "skip", "grace": 600, "timeout": 300, "retries": 0,
         "backoff": 30, "jitter": 0,
@@ -313,6 +316,9 @@ async def new_page(request: web.Request) -> web.StreamResponse:
         draft["host"] = host
         if key:
             draft.update(key=key, name=f"Restart {key}"[:100])
+        elif image:
+            draft.update(kind=TargetKind.IMAGE.value, image=image,
+                         action=ScheduleAction.PULL.value, name=f"Pull {image}"[:100])
     keep = Target(kind=TargetKind.CONTAINER, host=host, key=key) if host in hosts and key else None
     return await _form(request, draft, None, keep)
 
@@ -326,7 +332,8 @@ async def edit_page(request: web.Request) -> web.StreamResponse:
     s = view.schedule
     draft = {
         "name": s.name, "kind": s.target.kind.value, "host": s.target.host,
-        "key": s.target.key or "", "label": s.target.label or "", "action": s.action.value,
+        "key": s.target.key or "", "label": s.target.label or "", "image": s.target.image or "",
+        "action": s.action.value,
         "trigger": s.trigger.kind.value, "cron": s.trigger.cron or DEFAULT_CRON,
         "at": _local_input(s.trigger.at, s.trigger.timezone), "timezone": s.trigger.timezone,
         "enabled": s.enabled, "misfire": s.misfire.value, "grace": _seconds(s.grace),

@@ -6,12 +6,12 @@ server-side and work without JavaScript; scripts only enhance. The Content-Secur
 bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` modules.
 
 Routes (see :func:`setup`): ``/`` (redirects), ``/settings`` (GET and POST), the containers
-dashboard of :mod:`.dashboard`, the container pages (logs, inspect, processes) of
-:mod:`.container_pages`, the hosts and events pages of :mod:`.hosts_events`, the schedules pages of
-:mod:`.schedule_pages`, the webhooks page of :mod:`.webhook_pages`, the activity page of
-:mod:`.activity`, the notifications pages of :mod:`.notification_pages`, the account pages
-of :mod:`.accounts` (``/login``, ``/setup``, ``/profile``, ``/users``, ``/audit``) and
-``/static/...``.
+dashboard of :mod:`.dashboard`, the images pages of :mod:`.image_pages`, the container pages
+(logs, inspect, processes) of :mod:`.container_pages`, the hosts and events pages of
+:mod:`.hosts_events`, the schedules pages of :mod:`.schedule_pages`, the webhooks page of
+:mod:`.webhook_pages`, the activity page of :mod:`.activity`, the notifications pages of
+:mod:`.notification_pages`, the account pages of :mod:`.accounts` (``/login``, ``/setup``,
+``/profile``, ``/users``, ``/audit``) and ``/static/...``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ from . import (
     container_pages,
     dashboard,
     hosts_events,
+    image_pages,
     notification_pages,
+    registry_pages,
     schedule_pages,
     webhook_pages,
 )
@@ -65,12 +67,14 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/settings", settings_page)
     app.router.add_post("/settings", save_settings)
     dashboard.setup(app)
+    image_pages.setup(app)
     container_pages.setup(app)
     hosts_events.setup(app)
     schedule_pages.setup(app)
     webhook_pages.setup(app)
     activity.setup(app)
     notification_pages.setup(app)
+    registry_pages.setup(app)
     accounts.setup(app, render)
     app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
 

@@ -51,7 +51,7 @@ async def webhooks_page(request: web.Request) -> web.StreamResponse:
         raise web.HTTPServiceUnavailable(text="webhooks are not available in this mode")
     webhooks = [w for w in await service.list() if _visible(request, w)]
     operate, admin = may_operate(request), _is_admin(request)
-    draft = {"kind": TargetKind.CONTAINER.value, "host": "", "key": "", "label": "",
+    draft = {"kind": TargetKind.CONTAINER.value, "host": "", "key": "", "label": "", "image": "",
              "action": "restart"}
     choices = await target_choices(request) if operate else None
     if choices is not None and choices.hosts:

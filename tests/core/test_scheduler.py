@@ -551,6 +551,13 @@ async def test_disabling_clears_the_due_time_and_enabling_plans_from_now(
     ({"timeout": timedelta(0)}, "timeout"),
     ({"grace": timedelta(days=2)}, "grace"),
     ({"jitter": timedelta(hours=2)}, "jitter"),
+    ({"target": Target(kind=TargetKind.IMAGE, host="nas", image="Not A Ref"),
+      "action": ScheduleAction.PULL}, "target.image"),
+    ({"target": Target(kind=TargetKind.IMAGE, host="nas", image="nginx:bad tag"),
+      "action": ScheduleAction.PULL}, "target.image"),
+    ({"target": Target(kind=TargetKind.IMAGE, host="nas", image="nginx"),
+      "action": ScheduleAction.RESTART}, "action"),
+    ({"action": ScheduleAction.PULL}, "action"),
 ])
 async def test_invalid_schedules_are_refused_and_nothing_is_stored(
         rig: Rig, changes: dict[str, object], field_name: str) -> None:

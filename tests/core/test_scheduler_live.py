@@ -34,6 +34,7 @@ from chrontainer_core.scheduling.store import ScheduleStore
 
 from ..live import TEST_LABEL, Engine, docker, run_container, unique, wait_for
 from ..live import test_image as image_ref
+from ..registry import TestRegistry
 from ..vclock import VirtualClock, eventually
 
 
@@ -51,7 +52,7 @@ async def rig(daemon: Chrontainer) -> AsyncIterator[Rig]:
     assert daemon.db is not None
     clock = VirtualClock(datetime.now(UTC))
     store = ScheduleStore(daemon.db)
-    actions = CoreActions(daemon.containers, daemon.images, daemon.audit)
+    actions = CoreActions(daemon.containers, daemon.images, daemon.audit, pulls=daemon.pulls)
     executor = RunExecutor(store, actions, bus=daemon.bus, clock=clock, sleep=clock.sleep)
     scheduler = Scheduler(store, executor, clock=clock, sleep=clock.sleep)
     service = ScheduleService(store, scheduler, executor, audit=daemon.audit,
@@ -167,6 +168,40 @@ async def test_a_host_schedule_prunes_unused_images(rig: Rig, local_engine: Engi
     entries, _ = await rig.ch.audit.list(action="host.prune_images")
     assert [(e.actor.kind, e.target, e.result) for e in entries] == [
         (ActorKind.SCHEDULE, local_engine.slug, "ok")]
+
+
+async def test_an_image_schedule_pulls_the_reference_on_its_host(
+        rig: Rig, local_engine: Engine, remote_engine: Engine, plain_registry: TestRegistry,
+) -> None:
+    # Pushed from the local engine, pulled by the remote one, which never had it.
+    repo = f"sched/{unique('pull')}"
+    reference = await plain_registry.push(local_engine, image_ref(), repo, "v1")
+    target = Target(kind=TargetKind.IMAGE, host=remote_engine.slug, image=reference)
+    try:
+        schedule = await rig.service.create(once_tomorrow(rig, "pull", target,
+                                                          ScheduleAction.PULL))
+        run = await fire_at_due(rig, schedule)
+        assert run.result is RunResult.OK, run.error
+        assert run.detail is not None and run.detail.startswith(f"pulled a newer {reference}")
+        assert json.loads(await docker(remote_engine, "image", "inspect", reference))
+        entries, _ = await rig.ch.audit.list(action="image.pull")
+        assert [(e.actor.kind, e.target, e.result) for e in entries] == [
+            (ActorKind.SCHEDULE, f"{remote_engine.slug}/{reference}", "ok")]
+        # The next pull finds the host has it already.
+        again = await fire_at_due(rig, await rig.service.create(
+            once_tomorrow(rig, "pull again", target, ScheduleAction.PULL)))
+        assert again.result is RunResult.OK, again.error
+        assert again.detail is not None and again.detail.startswith(f"{reference} is up to date")
+        # A tag the registry lacks fails the run with the registry's answer, nothing else.
+        missing = await rig.service.create(once_tomorrow(
+            rig, "pull missing",
+            Target(kind=TargetKind.IMAGE, host=remote_engine.slug,
+                   image=plain_registry.ref(repo, "nope")), ScheduleAction.PULL))
+        failed = await fire_at_due(rig, missing)
+        assert failed.result is RunResult.ERROR
+        assert failed.error is not None and "not found" in failed.error.lower()
+    finally:
+        await docker(remote_engine, "rmi", "-f", reference, check=False)
 
 
 async def test_a_renamed_container_takes_its_schedules_and_webhooks_along(

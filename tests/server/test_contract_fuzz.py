@@ -83,6 +83,10 @@ URL_OPERATIONS = frozenset({"add_host", "update_host", "test_url"})
 # delivery worker contact: every address the fuzzer generates points at a closed loopback port.
 CHANNEL_OPERATIONS = frozenset({"create_channel", "update_channel"})
 UNREACHABLE_HTTP = "http://127.0.0.1:9"
+# Operations that reach the internet through an engine (offline here: a documented 502).
+INTERNET_OPERATIONS = frozenset({"search_images"})
+# The label every fuzzed image prune is limited to (no image carries it).
+PRUNE_LABEL = "ctfuzz-absent"
 # Operations on an account or key id that could take the fuzzer's own credentials away.
 OWN_ID_OPERATIONS = frozenset({"update_user", "delete_user", "reset_password",
                                "revoke_user_sessions", "revoke_api_key"})
@@ -258,12 +262,18 @@ def _make_safe(case: schemathesis.Case) -> bool:
     if op_id in CHANNEL_OPERATIONS and isinstance(body, dict) and isinstance(
             body.get("config"), dict):
         neutralised = _channel_points_nowhere(body) or neutralised
-    if op_id == "bulk_action" and isinstance(body, dict) and isinstance(body.get("targets"), list):
+    if op_id in ("bulk_action", "delete_images") and isinstance(body, dict) and isinstance(
+            body.get("targets"), list):
         # An empty ref is invalid and refused before any lookup; others stay valid prefixed.
         for target in body["targets"]:
             if (isinstance(target, dict) and isinstance(target.get("ref"), str)
                     and target["ref"] and not target["ref"].startswith(ABSENT)):
                 target["ref"] = ABSENT + target["ref"]
+    if op_id == "prune_images" and isinstance(body, dict):
+        # A prune on a real host would remove other tests' unused images: a label no image
+        # carries keeps it harmless.
+        neutralised = body.get("label") != PRUNE_LABEL or neutralised
+        body["label"] = PRUNE_LABEL
     query = case.query
     if op_id == "container_logs" and query and "follow" in query:
         try:
@@ -337,8 +347,13 @@ def test_api_contract(case: schemathesis.Case, fuzz_server: str) -> None:
     streams = case.operation.definition.raw.get("operationId") in STREAM_OPERATIONS
     response = case.call(base_url=fuzz_server, headers=HEADERS,
                          timeout=STREAM_TIMEOUT if streams else REQUEST_TIMEOUT)
+    # Docker Hub search goes through the engine to the internet, which this machine lacks:
+    # its documented 502 registry_unreachable is the right answer here, not a server fault.
+    offline = (case.operation.definition.raw.get("operationId") in INTERNET_OPERATIONS
+               and response.status_code == 502
+               and _error_code(response) == "registry_unreachable")
     checks = [
-        no_server_error,
+        *(() if offline else (no_server_error,)),
         status_code_conformance,
         content_type_conformance,
         response_schema_conformance,

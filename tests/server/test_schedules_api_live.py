@@ -87,7 +87,7 @@ async def test_create_read_filter_edit_delete(api: TestClient, local_engine: Eng
     created = await create(api, body_for("local", name))
     assert created["name"] == f"nightly {name}"
     assert created["target"] == {"kind": "container", "host": "local", "key": name,
-                                 "label": None}
+                                 "label": None, "image": None}
     assert created["trigger"] == {"kind": "cron", "cron": MONDAY_3AM, "at": None,
                                   "timezone": "Europe/Berlin"}
     assert created["description"] == "At 03:00 on Monday"
@@ -147,7 +147,8 @@ async def test_create_read_filter_edit_delete(api: TestClient, local_engine: Eng
     moved = await ok(await api.patch(one, json={
         "target": {"kind": "label", "host": "local", "label": "app=web"}, "action": "stop",
         "timeout_seconds": 60, "enabled": False}))
-    assert moved["target"] == {"kind": "label", "host": "local", "key": None, "label": "app=web"}
+    assert moved["target"] == {"kind": "label", "host": "local", "key": None, "label": "app=web",
+                               "image": None}
     assert (moved["action"], moved["timeout_seconds"], moved["enabled"],
             moved["next_run_at"]) == ("stop", 60, False, None)
     assert await ok(await api.get(one)) == moved
@@ -303,6 +304,13 @@ async def test_bad_input_is_refused_and_creates_nothing(api: TestClient,
         ({"target": {"kind": "host", "host": "local", "key": name}}, "target.key"),
         ({"target": {"kind": "label", "host": "local", "label": "=x"}}, "target.label"),
         ({"target": {"kind": "stack", "host": "local"}}, "target.kind"),
+        ({"action": "pull", "target": {"kind": "image", "host": "local"}}, "target.image"),
+        ({"action": "pull", "target": {"kind": "image", "host": "local", "image": "Bad Ref"}},
+         "target.image"),
+        ({"action": "restart", "target": {"kind": "image", "host": "local", "image": "nginx"}},
+         "action"),
+        ({"target": {"kind": "container", "host": "local", "key": name, "image": "nginx"}},
+         "target.image"),
         ({"target": {"kind": "container", "host": "local", "key": name, "x": 1}}, "target.x"),
         ({"action": "prune_images"}, "action"),
         ({"action": "pause", "target": {"kind": "host", "host": "local"}}, "action"),

@@ -114,7 +114,7 @@ async def test_a_locked_webhook_restarts_a_real_container_and_keeps_its_token_se
     assert hook["locked"] and hook["enabled"] and hook["token_prefix"] == token[:8]
     assert (hook["trigger_count"], hook["last_triggered_at"]) == (0, None)
     assert hook["target"] == {"kind": "container", "host": local_engine.slug, "key": web,
-                              "label": None}
+                              "label": None, "image": None}
     # Shown once: no listing or read shows it again, and the database holds only its hash.
     for path in ("/webhooks", f"/webhooks/{hook['id']}"):
         resp = await api.get(V1 + path)

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient
 from chrontainer_server.app import create_app
 
 from ..accounts import ADMIN, ADMIN_PASSWORD, admin_client
+from ..live import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -170,3 +171,16 @@ def _retrying_goto(goto: Any, dropped: list[str]) -> Any:
         return await goto(url, **options)
 
     return retrying
+
+
+async def until(page: Any, expression: str, *, arg: Any = None,
+                timeout: float = 20_000) -> None:
+    """Wait until a JavaScript expression (or function of ``arg``) is truthy in the page
+    (``timeout`` in ms).
+
+    Polled from here with ``page.evaluate``: Playwright's ``wait_for_function`` polls a string
+    predicate through eval inside the page, which the page's CSP (no unsafe-eval) refuses as
+    soon as the first check is false.
+    """
+    await wait_for(lambda: page.evaluate(expression, arg), timeout=timeout / 1000,
+                   what=expression)

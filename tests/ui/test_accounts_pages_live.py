@@ -20,7 +20,7 @@ from chrontainer_server.app import create_app
 
 from ..accounts import ADMIN, ADMIN_PASSWORD
 from ..live import wait_synced
-from .conftest import WATCH_CSP, Tab
+from .conftest import WATCH_CSP, Tab, until
 
 pytestmark = pytest.mark.live
 
@@ -105,7 +105,7 @@ async def test_setup_2fa_logout_and_login_with_totp(browser: Any, fresh: Fresh) 
         await page.locator("#totp-enrolling:not([hidden])").wait_for()
         secret = (await page.locator("#totp-secret").inner_text()).strip()
         qr = page.locator("#totp-qr")
-        await page.wait_for_function(
+        await until(page,
             "document.getElementById('totp-qr').complete "
             "&& document.getElementById('totp-qr').naturalWidth > 0")
         assert (await qr.get_attribute("src") or "").startswith("data:image/svg+xml")
@@ -137,8 +137,8 @@ async def test_setup_2fa_logout_and_login_with_totp(browser: Any, fresh: Fresh) 
         await page.goto(base + "/containers")
         assert await page.locator("h1").inner_text() == "Containers"
         nav = await page.locator("nav .nav a").all_inner_texts()
-        assert nav == ["Containers", "Schedules", "Webhooks", "Activity", "Hosts", "Events",
-                       "Settings", "Notifications", "Users", "Audit"]
+        assert nav == ["Containers", "Images", "Schedules", "Webhooks", "Activity", "Hosts",
+                       "Events", "Settings", "Notifications", "Users", "Audit"]
         await _clean(tab)
     finally:
         await page.context.close()
@@ -164,7 +164,7 @@ async def test_users_page_creates_a_user_and_changes_its_role(tab: Tab) -> None:
     await row.wait_for()
     assert await row.locator("select").input_value() == "viewer"
     await row.locator("select").select_option("operator")
-    await page.wait_for_function(
+    await until(page,
         "document.getElementById('users-status').textContent.includes('now operator')")
     await page.reload()
     row = page.locator('#users tr[data-username="alice"]')

@@ -13,7 +13,7 @@ from chrontainer_server.api.context import CORE
 
 from ..accounts import ADMIN_PASSWORD
 from ..live import Engine, docker, run_container, unique, wait_for
-from .conftest import WATCH_CSP, Tab
+from .conftest import WATCH_CSP, Tab, until
 from .test_shell_live import INLINE_CODE
 
 pytestmark = pytest.mark.live
@@ -60,7 +60,7 @@ async def test_logs_follow_shows_new_lines_marks_stderr_and_searches(
     assert "Following" in await page.locator("#log-status").inner_text()
     # A later line arrives without reloading the page.
     seen = await _newest_line(page)
-    await page.wait_for_function(
+    await until(page,
         """(seen) => [...document.querySelectorAll('#log-output .text')]
              .some((el) => /^line-\\d+$/.test(el.textContent)
                            && Number(el.textContent.slice(5)) > seen + 1)""",
@@ -74,7 +74,7 @@ async def test_logs_follow_shows_new_lines_marks_stderr_and_searches(
     await box.evaluate("(el) => { el.scrollTop = 0; }")
     await page.locator("#log-jump").wait_for()
     later = await _newest_line(page)
-    await page.wait_for_function(
+    await until(page,
         """(seen) => [...document.querySelectorAll('#log-output .text')]
              .some((el) => el.textContent === `line-${seen + 1}`)""", arg=later)
     assert await box.evaluate("(el) => el.scrollTop") == 0
@@ -103,7 +103,7 @@ async def test_logs_follow_shows_new_lines_marks_stderr_and_searches(
     assert "matching line" in await page.locator("#log-matches").inner_text()
     await page.uncheck("#log-only-matching")
     await page.fill("#log-search", "")
-    await page.wait_for_function("() => !document.querySelector('#log-output mark')")
+    await until(page, "() => !document.querySelector('#log-output mark')")
 
     # Follow off aborts the request: the engine's log stream closes; the lines stay.
     await page.uncheck("#log-follow")
@@ -122,17 +122,17 @@ async def test_logs_follow_shows_new_lines_marks_stderr_and_searches(
     # Following again; the container stops behind our back: the header's state follows the
     # live stream, the follow ends, and it resumes once the container runs again.
     await page.check("#log-follow")
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('log-status').textContent.startsWith('Following')")
     await docker(local_engine, "stop", "-t", "0", name)
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('container-state').textContent === 'exited'")
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('log-status').textContent.includes('follow ended')")
     await docker(local_engine, "start", name)
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('container-state').textContent === 'running'")
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('log-status').textContent.startsWith('Following')")
     await _clean(tab)
 
@@ -147,7 +147,7 @@ async def test_logs_page_options_empty_state_and_follow_ending(
     await page.goto(f"{tab.base}/containers/remote/{quiet}/logs")
     await page.locator("#log-empty").wait_for()
     assert await page.locator("#log-output .line").count() == 0
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('log-status').textContent.includes('follow ended')")
 
     # Timestamps and tail come from the form and are kept in the URL.
@@ -156,7 +156,7 @@ async def test_logs_page_options_empty_state_and_follow_ending(
                                   name=unique("opts"))
     await _cached(ui, "remote", name)
     await page.goto(f"{tab.base}/containers/remote/{name}/logs?follow=false&tail=100")
-    await page.wait_for_function(
+    await until(page,
         "() => document.querySelectorAll('#log-output .line').length === 5")
     assert await page.locator("#log-output .ts").count() == 0
     await page.check("#log-timestamps")
@@ -226,7 +226,7 @@ async def test_inspect_search_finds_a_key_and_folds_back(
 
     # Clearing the search brings back the folding; expand and collapse all.
     await page.fill("#inspect-search", "")
-    await page.wait_for_function("() => !document.querySelector('#inspect-tree mark')")
+    await until(page, "() => !document.querySelector('#inspect-tree mark')")
     assert await host_config.get_attribute("open") is None
     assert await hostname.count() == 1 and not await page.locator(
         "#inspect-tree li[hidden]").count()
@@ -238,7 +238,7 @@ async def test_inspect_search_finds_a_key_and_folds_back(
     # Copy JSON puts the engine's document on the clipboard.
     await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=tab.base)
     await page.click("#inspect-copy")
-    await page.wait_for_function(
+    await until(page,
         "() => document.getElementById('inspect-status').textContent.includes('copied')")
     copied = json.loads(await page.evaluate("navigator.clipboard.readText()"))
     assert copied["Id"] == cid

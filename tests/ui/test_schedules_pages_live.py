@@ -146,6 +146,34 @@ async def test_form_previews_presets_and_refuses_a_bad_expression(
     await clean(tab, refused=(400,), count=3)
 
 
+async def test_an_image_pull_schedule_from_the_images_page_link(tab: Tab, ui: TestClient) -> None:
+    page = tab.page
+    await page.goto(f"{tab.base}/schedules/new?host=local&image=nginx:1.27")
+    assert await page.is_checked('input[name="target-kind"][value="image"]')
+    assert await page.locator("#target-image").input_value() == "nginx:1.27"
+    assert await page.locator("#target-action").input_value() == "pull"
+    assert await page.locator("#target-key-local").is_hidden()
+    assert await page.locator("#name").input_value() == "Pull nginx:1.27"
+
+    # Not a reference: the error shows by the image field and nothing is stored.
+    await page.fill("#target-image", "Not An Image")
+    await page.click("#schedule-save")
+    await page.locator("#target-image-error:not(:empty)").wait_for(timeout=WAIT)
+    assert await schedules(ui) == []
+
+    await page.fill("#target-image", "ghcr.io/owner/app:2")
+    await page.click("#schedule-save")
+    await page.wait_for_url(f"{tab.base}/schedules#schedule-*", timeout=WAIT)
+    [made] = await schedules(ui)
+    assert made["action"] == "pull"
+    assert made["target"] == {"kind": "image", "host": "local", "key": None, "label": None,
+                              "image": "ghcr.io/owner/app:2"}
+    row = page.locator(f"#schedule-{made['id']}")
+    await row.wait_for(timeout=WAIT)
+    assert "image ghcr.io/owner/app:2 on local" in " ".join((await row.inner_text()).split())
+    await clean(tab, refused=(400,), count=1)
+
+
 async def test_a_one_time_schedule_is_at_a_wall_time_of_its_zone(
     tab: Tab, ui: TestClient, local_engine: Engine
 ) -> None:

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from chrontainer_server.api.context import CORE
 from chrontainer_server.middlewares import CONTENT_SECURITY_POLICY
 
-from .conftest import Tab, admin_context
+from .conftest import Tab, admin_context, until
 
 pytestmark = pytest.mark.live
 
@@ -58,7 +58,7 @@ async def test_pages_load_without_csp_violations(tab: Tab) -> None:
 
     # The watcher does see a violation: an inline style set by script is refused.
     await page.evaluate("document.body.setAttribute('style', 'color: red')")
-    await page.wait_for_function("window.__cspViolations.length > 0")
+    await until(page, "window.__cspViolations.length > 0")
     assert any(v.startswith("style-src") for v in await tab.csp_violations())
 
 

@@ -165,3 +165,31 @@ def test_jitter_only_delays_and_stays_within_bounds() -> None:
     assert jittered(T0, jitter, lambda: 0.0) == T0
     assert jittered(T0, timedelta(0), lambda: 0.9) == T0
     assert jittered(T0, jitter, lambda: 5.0) == T0 + jitter  # a bad source cannot go further
+
+
+# -- image targets (the "pull" action) ------------------------------------------------------------
+
+
+def test_an_image_target_needs_an_image_and_nothing_else() -> None:
+    from chrontainer_core.errors import InvalidInput
+    from chrontainer_core.scheduling.jobs import (
+        ACTIONS_BY_TARGET,
+        ScheduleAction,
+        Target,
+        TargetKind,
+    )
+    from chrontainer_core.scheduling.service import new_target
+
+    target = new_target("image", "nas", image="ghcr.io/o/app:2")
+    assert target == Target(kind=TargetKind.IMAGE, host="nas", image="ghcr.io/o/app:2")
+    assert target.describe() == "image ghcr.io/o/app:2 on nas"
+    assert ACTIONS_BY_TARGET[TargetKind.IMAGE] == {ScheduleAction.PULL}
+    with pytest.raises(InvalidInput) as missing:
+        new_target("image", "nas")
+    assert missing.value.field == "target.image"
+    with pytest.raises(InvalidInput) as stray:
+        new_target("container", "nas", key="web", image="nginx")
+    assert stray.value.field == "target.image"
+    with pytest.raises(InvalidInput) as kind:
+        new_target("volume", "nas")
+    assert kind.value.field == "target.kind"

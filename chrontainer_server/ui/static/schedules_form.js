@@ -188,7 +188,7 @@ function suggestName() {
   }
   const chosen = target.target();
   const action = document.getElementById("target-action").selectedOptions[0]?.textContent || "";
-  const what = chosen.key || chosen.label || chosen.host || "";
+  const what = chosen.key || chosen.label || chosen.image || chosen.host || "";
   nameInput.value = `${action.charAt(0).toUpperCase()}${action.slice(1)} ${what}`.trim().slice(0, 100);
 }
 

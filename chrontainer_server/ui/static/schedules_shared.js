@@ -95,6 +95,7 @@ export function targetFields(fieldset) {
   const host = document.getElementById(`${p}-host`);
   const action = document.getElementById(`${p}-action`);
   const label = document.getElementById(`${p}-label`);
+  const image = document.getElementById(`${p}-image`);
 
   function kind() {
     return fieldset.querySelector('[data-role="kind"]:checked')?.value || "container";
@@ -130,13 +131,15 @@ export function targetFields(fieldset) {
   return {
     /** Show the fields of the current choices again (after a form reset). */
     sync,
-    /** The target as the API takes it: {kind, host, key} / {kind, host, label} / {kind, host}. */
+    /** The target as the API takes it: {kind, host} plus key, label or image by kind. */
     target() {
       const target = { kind: kind(), host: host.value };
       if (target.kind === "container") {
         target.key = keySelect()?.value || "";
       } else if (target.kind === "label") {
         target.label = label.value.trim();
+      } else if (target.kind === "image") {
+        target.image = image.value.trim();
       }
       return target;
     },
@@ -152,6 +155,7 @@ export function targetFields(fieldset) {
         "target.host": `${p}-host`,
         "target.key": [keySelect()?.id || `${p}-host`, `${p}-key-error`],
         "target.label": `${p}-label`,
+        "target.image": `${p}-image`,
         "target": `${p}-host`,
         "action": `${p}-action`,
       };
