@@ -10,7 +10,7 @@ import pytest
 
 from chrontainer_core import Chrontainer, HostSpec
 
-from .live import Engine, TcpProxy, engines, sweep, wait_synced
+from .live import Engine, TcpProxy, engines, remove_made_containers, sweep, wait_synced
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +38,13 @@ async def clean_engines(local_engine: Engine, remote_engine: Engine) -> AsyncIte
     for e in (local_engine, remote_engine):
         if not keep:
             await sweep(e)
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def remove_module_containers() -> AsyncIterator[None]:
+    """Remove the containers a test module made with run_container once the module ends."""
+    yield
+    await remove_made_containers()
 
 
 @pytest.fixture

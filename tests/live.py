@@ -64,6 +64,21 @@ def unique(prefix: str = "ct") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+# Containers made by run_container since the current test module started: removed when the
+# module ends (tests/conftest.py), so running leftovers do not pile up for the rest of the
+# session (every daemon fixture syncs them and the metrics sampler samples them).
+_made: list[tuple[Engine, str]] = []
+
+
+async def remove_made_containers() -> None:
+    """Remove the containers run_container made since the last call (gone ones are fine)."""
+    made = list(_made)
+    _made.clear()
+    for engine in {e for e, _ in made}:
+        ids = [cid for e, cid in made if e == engine]
+        await docker(engine, "rm", "-fv", *ids, check=False)
+
+
 async def run_container(
     engine: Engine,
     *cmd: str,
@@ -84,8 +99,9 @@ async def run_container(
     if engine.network:
         args += ["--network", engine.network]
     args += [*options, test_image(), *(cmd or ("sleep", "3600"))]
-    cid = await docker(engine, *args)
-    return cid.splitlines()[-1], name
+    cid = (await docker(engine, *args)).splitlines()[-1]
+    _made.append((engine, cid))
+    return cid, name
 
 
 async def sweep(engine: Engine) -> None:

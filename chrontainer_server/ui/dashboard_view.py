@@ -3,7 +3,7 @@
 Pure functions and small view models, no I/O: :mod:`.dashboard` fetches from the core and
 renders these with the ``containers_*.html`` templates. Text that the page's script also
 computes (CPU and memory cells updated live from ``metrics.sampled``) is formatted the same
-way in ``static/containers.js``; keep both in step.
+way in ``static/containers.js`` (sizes by ``size()`` in ``static/api.js``); keep both in step.
 """
 
 from __future__ import annotations

@@ -150,3 +150,33 @@ async def test_viewer_follows_but_cannot_pull_or_cancel(api: TestClient, image_r
     operator = await key_for(api, Role.OPERATOR)
     await error_of(await api.post(f"{V1}/operations/{mine['id']}/cancel", headers=operator),
                    409)
+
+
+@pytest.mark.parametrize("which", ["htpasswd_registry", "token_registry"])
+async def test_a_stored_registry_login_is_used_for_its_pulls(
+        api: TestClient, which: str, request: pytest.FixtureRequest, local_engine: Engine,
+        remote_engine: Engine) -> None:
+    registry: TestRegistry = request.getfixturevalue(which)
+    tag = f"ct-pull-src/{unique('login')}:v1"
+    await build_random_image(local_engine, tag, layers=1, layer_bytes=100_000)
+    reference = await registry.push(local_engine, tag, f"private/{unique('app')}", "v1")
+    try:
+        # Without a stored login the registry refuses, and the operation says where to fix it.
+        refused = await ok(await api.post(PULL, params={"wait": "30"},
+                                          json={"image": reference}))
+        assert (refused["status"], refused["error_code"]) == ("failed", "registry_auth_failed")
+        assert "Registries" in refused["error"]
+
+        # Stored through the API (the password is never returned), it is used by the pull.
+        created = await ok(await api.post(f"{V1}/registries", json={
+            "name": unique("reg"), "kind": "generic", "url": registry.url,
+            "username": registry.username, "password": registry.password}), 201)
+        assert "password" not in created and created["has_password"] is True
+        pulled = await ok(await api.post(PULL, params={"wait": "30"},
+                                         json={"image": reference}))
+        assert pulled["status"] == "succeeded", pulled
+        inspected = await docker(remote_engine, "image", "inspect", "-f", "{{.Id}}", reference)
+        assert pulled["result"]["image_id"] == inspected
+    finally:
+        await docker(local_engine, "rmi", "-f", tag, check=False)
+        await docker(remote_engine, "rmi", "-f", reference, check=False)

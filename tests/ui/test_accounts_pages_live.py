@@ -63,9 +63,14 @@ async def _new_tab(browser: Any, base: str) -> Tab:
 
 
 async def _fresh_code(totp: pyotp.TOTP, used: set[str]) -> str:
-    """A code not used yet: a server rightly refuses a code twice, so wait for the next one."""
-    if totp.now() in used:
-        await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.5)
+    """A code not used yet: a server rightly refuses a code twice. The next step's code is
+    accepted too (one step of clock drift), so only a third code in one step waits for it."""
+    for ahead in (0, totp.interval):
+        code = totp.at(time.time() + ahead)
+        if code not in used:
+            used.add(code)
+            return code
+    await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.5)
     code = totp.now()
     used.add(code)
     return code

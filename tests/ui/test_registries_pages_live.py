@@ -156,7 +156,8 @@ async def test_add_test_edit_and_delete_a_registry(
     await page.click("#registry-confirm-ok")
     await status_says(page, "Registry team deleted.")
     assert await registries(ui) == []
-    assert await page.locator("#registries-empty").is_visible()
+    # The status speaks first; the list reloads right after it.
+    await page.locator("#registries-empty").wait_for(state="visible", timeout=WAIT)
     await clean(tab, refused=(400,), count=1)
 
 

@@ -1,5 +1,6 @@
-// A small client of the JSON API for the account pages: sends the session's CSRF token on
-// changes and turns error bodies into exceptions with a readable message.
+// A small client of the JSON API for the pages: sends the session's CSRF token on changes and
+// turns error bodies into exceptions with a readable message. Also the few DOM and formatting
+// helpers every page uses (status lines, elements, dates, sizes).
 
 const PREFIX = "/api/v1";
 
@@ -59,6 +60,21 @@ export function say(id, text) {
   element.hidden = !text;
 }
 
+/** Show `text` in the status region `id` in green, or in red when not `ok`; hide it when empty. */
+export function report(id, text, ok = true) {
+  const region = document.getElementById(id);
+  region.classList.toggle("notice-ok", ok);
+  region.classList.toggle("notice-error", !ok);
+  say(id, text);
+}
+
+/** Show `text` in the notice `box` as "notice notice-<kind>" (ok, warn, error); hide it when empty. */
+export function notice(box, text, kind = "ok") {
+  box.textContent = text || "";
+  box.className = `notice notice-${kind}`;
+  box.hidden = !text;
+}
+
 /** A form's fields as an object of strings. */
 export function fields(form) {
   return Object.fromEntries(new FormData(form).entries());
@@ -77,4 +93,16 @@ export function el(tag, props, ...children) {
 /** A date-time from the API shown in the browser's locale. */
 export function when(value) {
   return value ? new Date(value).toLocaleString() : "";
+}
+
+/** Bytes in binary units, as the server's dashboard_view.size() writes them. */
+export function size(n) {
+  let value = n;
+  for (const unit of ["B", "KiB", "MiB", "GiB"]) {
+    if (value < 1024 || unit === "GiB") {
+      return unit === "B" ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${unit}`;
+    }
+    value /= 1024;
+  }
+  return "";
 }

@@ -2,8 +2,12 @@
 // only wires behaviour: live row swaps from the tab's one event stream (live.js), the instant
 // search, row details on expand, the shared actions menu and dialogs, multi-select with bulk
 // actions, and tag management. Listeners are delegated to <main>, so they survive swaps.
-import { api } from "./api.js";
+import { api, notice, size } from "./api.js";
+import { ask } from "./dialogs.js";
+import { filterForm } from "./filter_form.js";
 import { subscribe } from "./live.js";
+import { rowMenu } from "./row_menu.js";
+import { rowSelection } from "./selection.js";
 
 const main = document.getElementById("main");
 const filters = document.getElementById("filters");
@@ -32,11 +36,20 @@ const enc = encodeURIComponent;
 
 // -- small helpers ------------------------------------------------------------------------------
 
-function status(text, kind = "ok") {
-  statusBox.textContent = text || "";
-  statusBox.className = `notice notice-${kind}`;
-  statusBox.hidden = !text;
-}
+const status = (text, kind) => notice(statusBox, text, kind);
+
+// The shared actions menu shows only the actions the row's state allows. It closes on Escape,
+// and when focus or a click goes elsewhere.
+const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
+  prepare(row) {
+    const allowed = new Set((byState[row.dataset.state] || "").split(" "));
+    for (const item of menu.querySelectorAll("[data-act]")) {
+      item.hidden = !allowed.has(item.dataset.act);
+    }
+  },
+  focus: "[data-act]:not([hidden])",
+  closeOnFocusOut: true,
+});
 
 // A row's id is c-<host>-<the first 12 hex of the container id>; those 12 are also a valid
 // reference to the container in the API and fragment URLs (a unique id prefix).
@@ -45,18 +58,6 @@ const refOf = (row) => row.id.slice(-12);
 const detailsOf = (row) => document.getElementById(`d-${row.id}`);
 const expanded = (row) => row.querySelector(".disclose")?.getAttribute("aria-expanded") === "true";
 const containerPath = (row) => `/hosts/${enc(row.dataset.host)}/containers/${refOf(row)}`;
-
-/** Bytes in binary units, as the server's dashboard_view.size() writes them. */
-function size(n) {
-  let value = n;
-  for (const unit of ["B", "KiB", "MiB", "GiB"]) {
-    if (value < 1024 || unit === "GiB") {
-      return unit === "B" ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${unit}`;
-    }
-    value /= 1024;
-  }
-  return "";
-}
 
 function parse(html) {
   const template = document.createElement("template");
@@ -127,25 +128,9 @@ function applySearch() {
   }
 }
 
-function selectedRows() {
-  return [...region.querySelectorAll("tr.row:not([hidden])")]
-    .filter((row) => row.querySelector(".pick")?.checked);
-}
-
-function updateBulk() {
-  if (!bulkBar) {
-    return;
-  }
-  const picks = [...region.querySelectorAll("tr.row:not([hidden]) .pick")];
-  const count = picks.filter((p) => p.checked).length;
-  bulkBar.hidden = count === 0;
-  document.getElementById("bulk-count").textContent = `${count} selected`;
-  const all = region.querySelector("#select-all");
-  if (all) {
-    all.checked = count > 0 && count === picks.length;
-    all.indeterminate = count > 0 && count < picks.length;
-  }
-}
+// Only the rows the search shows count: a bulk action never reaches a hidden row.
+const { selected: selectedRows, update: updateBulk, restore: restorePicks } =
+  rowSelection(main, () => region, bulkBar, "tr.row:not([hidden])");
 
 // -- rows ---------------------------------------------------------------------------------------
 
@@ -272,12 +257,7 @@ function refreshList() {
     const focusId = document.activeElement?.closest?.("tr.row")?.id;
     region.replaceWith(fresh);
     region = fresh;
-    for (const id of picked) {
-      const pick = document.getElementById(id)?.querySelector(".pick");
-      if (pick) {
-        pick.checked = true;
-      }
-    }
+    restorePicks(picked);
     for (const [id, details] of open) {
       const row = document.getElementById(id);
       if (row && details) {
@@ -386,15 +366,6 @@ async function saveMeta(form) {
 
 // -- dialogs ------------------------------------------------------------------------------------
 
-/** Show a modal dialog; resolves true when its OK button closed it. */
-function ask(dialog) {
-  return new Promise((resolve) => {
-    dialog.returnValue = "";
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.showModal();
-  });
-}
-
 function confirmAction(title, text, label) {
   document.getElementById("confirm-title").textContent = title;
   document.getElementById("confirm-text").textContent = text;
@@ -433,36 +404,6 @@ async function askRemove(rows) {
 }
 
 // -- actions ------------------------------------------------------------------------------------
-
-function openMenu(button) {
-  const row = button.closest("tr.row");
-  const wasOpen = !menu.hidden && menu.previousElementSibling === button;
-  closeMenu(wasOpen);
-  if (wasOpen) {
-    return;
-  }
-  const allowed = new Set((byState[row.dataset.state] || "").split(" "));
-  for (const item of menu.querySelectorAll("[data-act]")) {
-    item.hidden = !allowed.has(item.dataset.act);
-  }
-  button.after(menu);
-  menu.hidden = false;
-  button.setAttribute("aria-expanded", "true");
-  menu.querySelector("[data-act]:not([hidden])")?.focus();
-}
-
-function closeMenu(focusButton) {
-  if (!menu || menu.hidden) {
-    return;
-  }
-  const button = menu.previousElementSibling;
-  menu.hidden = true;
-  button?.setAttribute("aria-expanded", "false");
-  menuHome.append(menu);
-  if (focusButton) {
-    button?.focus();
-  }
-}
 
 async function runAction(row, action) {
   const { name, host } = row.dataset;
@@ -570,12 +511,7 @@ function showResults(action, items, rows) {
 
 const tagsDialog = document.getElementById("tags-dialog");
 
-function tagStatus(text, kind = "ok") {
-  const box = document.getElementById("tags-status");
-  box.textContent = text || "";
-  box.className = `notice notice-${kind}`;
-  box.hidden = !text;
-}
+const tagStatus = (text, kind) => notice(document.getElementById("tags-status"), text, kind);
 
 function tagItem(tag) {
   const li = document.createElement("li");
@@ -661,31 +597,12 @@ main.addEventListener("click", (event) => {
     }
   } else if (target.hasAttribute("data-close")) {
     target.closest("dialog")?.close("");
-  } else if (target.id === "bulk-clear") {
-    for (const pick of region.querySelectorAll(".pick:checked")) {
-      pick.checked = false;
-    }
-    updateBulk();
   } else if (target.id === "bulk-result-close") {
     document.getElementById("bulk-result").hidden = true;
   } else if (target.id === "manage-tags") {
     tagStatus("");
     tagsDialog.showModal();
     loadTags().catch((error) => tagStatus(`Could not load the tags: ${error.message}`, "error"));
-  }
-});
-
-main.addEventListener("change", (event) => {
-  const target = event.target;
-  if (target.id === "select-all") {
-    for (const pick of region.querySelectorAll("tr.row:not([hidden]) .pick")) {
-      pick.checked = target.checked;
-    }
-    updateBulk();
-  } else if (target.classList.contains("pick")) {
-    updateBulk();
-  } else if (target.tagName === "SELECT" && filters.contains(target)) {
-    filters.requestSubmit();
   }
 });
 
@@ -701,39 +618,15 @@ main.addEventListener("submit", (event) => {
       await api("POST", "/tags", { name: name.value.trim(), colour: colour.value });
       name.value = "";
     }, `Tag ${name.value.trim()} created.`);
-  } else if (form === filters) {
-    // Leave empty fields out of the address: /containers?state=running, not ?q=&host=&...
-    event.preventDefault();
-    const query = new URLSearchParams();
-    for (const [key, value] of new FormData(filters)) {
-      if (value && !(key === "group" && value === "host")) {
-        query.append(key, value);
-      }
-    }
-    location.assign(`/containers${query.size ? `?${query}` : ""}`);
   }
 });
+
+// The filters: /containers?state=running, not ?q=&host=&... (grouping by host is the default).
+filterForm(filters, "/containers", (key, value) => key === "group" && value === "host");
 
 search?.addEventListener("input", () => {
   applySearch();
   updateBulk();
-});
-
-// The shared menu closes on Escape, and when focus or a click goes elsewhere.
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && menu && !menu.hidden) {
-    closeMenu(true);
-  }
-});
-document.addEventListener("focusin", (event) => {
-  if (menu && !menu.hidden && !menu.contains(event.target) && event.target !== menu.previousElementSibling) {
-    closeMenu(false);
-  }
-});
-document.addEventListener("click", (event) => {
-  if (menu && !menu.hidden && !menu.contains(event.target) && !event.target.closest?.(".menu-button")) {
-    closeMenu(false);
-  }
 });
 
 // -- live ---------------------------------------------------------------------------------------

@@ -3,8 +3,12 @@
 // prune), multi-select with bulk delete, the pull dialog with live per-layer progress from the
 // tab's one event stream (live.js: topic "operation"), the Docker Hub search, and refreshing the
 // list region when image events arrive or a pull ends. Listeners are delegated to <main>.
-import { api, el } from "./api.js";
+import { api, el, notice, size } from "./api.js";
+import { ask } from "./dialogs.js";
+import { filterForm } from "./filter_form.js";
 import { subscribe } from "./live.js";
+import { rowMenu } from "./row_menu.js";
+import { rowSelection } from "./selection.js";
 
 const main = document.getElementById("main");
 const filters = document.getElementById("filters");
@@ -22,35 +26,29 @@ const DEBOUNCE_MS = 400; // image events come in bursts (a pull tags, a delete u
 
 // -- small helpers ------------------------------------------------------------------------------
 
-function status(text, kind = "ok") {
-  statusBox.textContent = text || "";
-  statusBox.className = `notice notice-${kind}`;
-  statusBox.hidden = !text;
-}
-
-/** Bytes in binary units, as the server's dashboard_view.size() writes them. */
-function size(n) {
-  let value = n;
-  for (const unit of ["B", "KiB", "MiB", "GiB"]) {
-    if (value < 1024 || unit === "GiB") {
-      return unit === "B" ? `${Math.trunc(value)} B` : `${value.toFixed(1)} ${unit}`;
-    }
-    value /= 1024;
-  }
-  return "";
-}
+const status = (text, kind) => notice(statusBox, text, kind);
 
 const imagePath = (host, ref) => `/hosts/${enc(host)}/images/${enc(ref)}`;
 const label = (row) => `${row.dataset.name} on ${row.dataset.host}`;
 
-/** Show a modal dialog; resolves true when its OK button closed it. */
-function ask(dialog) {
-  return new Promise((resolve) => {
-    dialog.returnValue = "";
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.showModal();
-  });
-}
+// -- the row menu, selection --------------------------------------------------------------------
+
+// The shared row menu links to the row's image (details, a schedule for it); an untagged image
+// has nothing to pull by name. It closes on Escape and on a click elsewhere.
+const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
+  prepare(row) {
+    const { host, ref, pull } = row.dataset;
+    document.getElementById("menu-details").href = `/images/${enc(host)}/${enc(ref)}`;
+    document.getElementById("menu-schedule").href =
+      `/schedules/new?${new URLSearchParams({ host, image: pull })}`;
+    for (const item of menu.querySelectorAll("[data-needs-tag]")) {
+      item.hidden = !pull;
+    }
+  },
+});
+
+const { selected: selectedRows, update: updateBulk, restore: restorePicks } =
+  rowSelection(main, () => region, bulkBar);
 
 // -- the list region ----------------------------------------------------------------------------
 
@@ -93,12 +91,7 @@ async function refreshList() {
       const focusId = document.activeElement?.closest?.("tr.row")?.id;
       region.replaceWith(fresh);
       region = fresh;
-      for (const id of picked) {
-        const pick = document.getElementById(id)?.querySelector(".pick");
-        if (pick) {
-          pick.checked = true;
-        }
-      }
+      restorePicks(picked);
       if (focusId) {
         document.getElementById(focusId)?.querySelector(".menu-button, a")?.focus();
       }
@@ -116,62 +109,6 @@ let debounce = null;
 function refreshSoon() {
   clearTimeout(debounce);
   debounce = setTimeout(refreshList, DEBOUNCE_MS);
-}
-
-// -- selection ----------------------------------------------------------------------------------
-
-function selectedRows() {
-  return [...region.querySelectorAll("tr.row")].filter((row) => row.querySelector(".pick")?.checked);
-}
-
-function updateBulk() {
-  if (!bulkBar) {
-    return;
-  }
-  const picks = [...region.querySelectorAll("tr.row .pick")];
-  const count = picks.filter((p) => p.checked).length;
-  bulkBar.hidden = count === 0;
-  document.getElementById("bulk-count").textContent = `${count} selected`;
-  const all = region.querySelector("#select-all");
-  if (all) {
-    all.checked = count > 0 && count === picks.length;
-    all.indeterminate = count > 0 && count < picks.length;
-  }
-}
-
-// -- the row menu -------------------------------------------------------------------------------
-
-function openMenu(button) {
-  const row = button.closest("tr.row");
-  const wasOpen = !menu.hidden && menu.previousElementSibling === button;
-  closeMenu(wasOpen);
-  if (wasOpen) {
-    return;
-  }
-  const { host, ref, pull } = row.dataset;
-  document.getElementById("menu-details").href = `/images/${enc(host)}/${enc(ref)}`;
-  document.getElementById("menu-schedule").href =
-    `/schedules/new?${new URLSearchParams({ host, image: pull })}`;
-  for (const item of menu.querySelectorAll("[data-needs-tag]")) {
-    item.hidden = !pull; // an untagged image has nothing to pull by name
-  }
-  button.after(menu);
-  menu.hidden = false;
-  button.setAttribute("aria-expanded", "true");
-  menu.querySelector("a, button")?.focus();
-}
-
-function closeMenu(focusButton) {
-  if (!menu || menu.hidden) {
-    return;
-  }
-  const button = menu.previousElementSibling;
-  menu.hidden = true;
-  button?.setAttribute("aria-expanded", "false");
-  menuHome.append(menu);
-  if (focusButton) {
-    button?.focus();
-  }
 }
 
 // -- delete, tag --------------------------------------------------------------------------------
@@ -491,12 +428,7 @@ async function resyncPull() {
 
 // -- Docker Hub search --------------------------------------------------------------------------
 
-function hubStatus(text, kind = "ok") {
-  const box = document.getElementById("hub-status");
-  box.textContent = text || "";
-  box.className = `notice notice-${kind}`;
-  box.hidden = !text;
-}
+const hubStatus = (text, kind) => notice(document.getElementById("hub-status"), text, kind);
 
 async function searchHub(form) {
   const term = form.elements.term.value.trim();
@@ -559,11 +491,6 @@ main.addEventListener("click", (event) => {
     }
   } else if (target.dataset.bulk === "delete") {
     bulkDelete();
-  } else if (target.id === "bulk-clear") {
-    for (const pick of region.querySelectorAll(".pick:checked")) {
-      pick.checked = false;
-    }
-    updateBulk();
   } else if (target.id === "bulk-result-close") {
     document.getElementById("bulk-result").hidden = true;
   } else if (target.id === "open-pull") {
@@ -584,20 +511,6 @@ main.addEventListener("click", (event) => {
   }
 });
 
-main.addEventListener("change", (event) => {
-  const target = event.target;
-  if (target.id === "select-all") {
-    for (const pick of region.querySelectorAll("tr.row .pick")) {
-      pick.checked = target.checked;
-    }
-    updateBulk();
-  } else if (target.classList.contains("pick")) {
-    updateBulk();
-  } else if (target.tagName === "SELECT" && filters.contains(target)) {
-    filters.requestSubmit();
-  }
-});
-
 main.addEventListener("submit", (event) => {
   const form = event.target;
   if (form.id === "pull-form") {
@@ -609,29 +522,10 @@ main.addEventListener("submit", (event) => {
   } else if (form.id === "hub-form") {
     event.preventDefault();
     searchHub(form);
-  } else if (form === filters) {
-    // Leave empty fields out of the address: /images?dangling=yes, not ?host=&repository=&...
-    event.preventDefault();
-    const query = new URLSearchParams();
-    for (const [key, value] of new FormData(filters)) {
-      if (value) {
-        query.append(key, value);
-      }
-    }
-    location.assign(`/images${query.size ? `?${query}` : ""}`);
   }
 });
 
-document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && menu && !menu.hidden) {
-    closeMenu(true);
-  }
-});
-document.addEventListener("click", (event) => {
-  if (menu && !menu.hidden && !menu.contains(event.target) && !event.target.closest?.(".menu-button")) {
-    closeMenu(false);
-  }
-});
+filterForm(filters, "/images");
 
 // -- live ---------------------------------------------------------------------------------------
 

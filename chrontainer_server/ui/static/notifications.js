@@ -2,27 +2,24 @@
 // matrix, all through the JSON API. Secrets are write-only: an edit never shows them, and a
 // secret input left empty keeps the stored value (the API keeps what is left out). After a
 // change the page is fetched again and its list and matrix swapped (the server renders them).
-import { api, say } from "./api.js";
-import { FieldErrors, fetchHtml } from "./schedules_shared.js";
+import { api, report, say } from "./api.js";
+import { deleteConfirmation } from "./dialogs.js";
+import { fetchItem, formMode, saveForm } from "./item_form.js";
+import { FieldErrors, fetchPage, swapParts } from "./schedules_shared.js";
 
 const form = document.getElementById("channel-form");
 const kindSelect = document.getElementById("ch-kind");
 const title = document.getElementById("channel-form-title");
 const saveButton = document.getElementById("channel-save");
 const cancelButton = document.getElementById("channel-cancel");
+const formParts = { title, saveButton, cancelButton };
 const dialog = document.getElementById("channel-confirm");
 const headerTemplate = document.getElementById("header-row-template");
 
 let editing = null; // the channel being edited (API answer), or null when adding
-let pendingDelete = null;
 let routingDirty = false;
 
-function status(text, ok = true) {
-  const region = document.getElementById("notifications-status");
-  region.classList.toggle("notice-ok", ok);
-  region.classList.toggle("notice-error", !ok);
-  say("notifications-status", text);
-}
+const status = (text, ok) => report("notifications-status", text, ok);
 
 function fieldset(kind = kindSelect.value) {
   return document.getElementById(`ch-fields-${kind}`);
@@ -155,9 +152,7 @@ function addMode() {
   resetSecrets();
   kindSelect.disabled = false;
   document.getElementById("ch-kind-help").hidden = true;
-  title.textContent = title.dataset.add;
-  saveButton.textContent = saveButton.dataset.add;
-  cancelButton.hidden = true;
+  formMode(formParts);
   showKind();
 }
 
@@ -193,11 +188,8 @@ function fill(channel) {
 }
 
 async function editMode(id) {
-  let channel;
-  try {
-    channel = await api("GET", `/notifications/channels/${id}`);
-  } catch (error) {
-    status(error.message, false);
+  const channel = await fetchItem(`/notifications/channels/${id}`, status);
+  if (!channel) {
     return;
   }
   addMode();
@@ -212,9 +204,7 @@ async function editMode(id) {
   if (channel.secrets_error) {
     say("ch-form-error", channel.secrets_error);
   }
-  title.textContent = `Edit ${channel.name}`;
-  saveButton.textContent = "Save changes";
-  cancelButton.hidden = false;
+  formMode(formParts, channel);
   document.getElementById("channel-editor").scrollIntoView({ block: "start" });
   document.getElementById("ch-name").focus();
 }
@@ -228,27 +218,18 @@ async function save(event) {
     enabled: document.getElementById("ch-enabled").checked,
     config: configBody(),
   };
-  saveButton.disabled = true;
-  try {
-    let answer;
-    if (editing) {
-      answer = await api("PATCH", `/notifications/channels/${editing.id}`, body);
-    } else {
-      answer = await api("POST", "/notifications/channels", { ...body, kind: kindSelect.value });
-    }
-    const verb = editing ? "saved" : "added";
-    addMode();
-    await refresh();
-    status(`Channel ${answer.name} ${verb}.`);
-  } catch (error) {
-    if (error.status) {
-      showError(error);
-    } else {
-      status(error.message, false);
-    }
-  } finally {
-    saveButton.disabled = false;
-  }
+  await saveForm({
+    saveButton,
+    request: () => (editing
+      ? api("PATCH", `/notifications/channels/${editing.id}`, body)
+      : api("POST", "/notifications/channels", { ...body, kind: kindSelect.value })),
+    editing: () => editing,
+    reset: addMode,
+    refresh,
+    noun: "Channel",
+    status,
+    showError,
+  });
 }
 
 // -- the list and the matrix --------------------------------------------------------------------
@@ -263,16 +244,10 @@ function routingState() {
 
 /** Fetch the page again and swap the list, its empty state and the matrix for fresh ones. */
 async function refresh() {
-  const { response, html } = await fetchHtml("/notifications");
-  if (!response.ok || !html) {
-    throw new Error(`could not reload the page (${response.status})`);
-  }
-  const page = new DOMParser().parseFromString(html, "text/html");
+  const page = await fetchPage("/notifications");
   // Unsaved ticks survive a reload of the matrix (a channel added or renamed meanwhile).
   const unsaved = routingDirty ? routingState() : null;
-  for (const id of ["channel-list", "channels-empty", "routing-body"]) {
-    document.getElementById(id).replaceWith(document.importNode(page.getElementById(id), true));
-  }
+  swapParts(page, ["channel-list", "channels-empty", "routing-body"]);
   if (unsaved) {
     for (const box of document.querySelectorAll("#routing-matrix input[data-channel]")) {
       const key = `${box.closest("tr").dataset.event}/${box.dataset.channel}`;
@@ -357,33 +332,14 @@ async function toggle(input) {
   }
 }
 
-function confirmDelete(row) {
-  pendingDelete = { id: row.dataset.id, name: row.dataset.name };
-  document.getElementById("channel-confirm-title").textContent = `Delete channel ${row.dataset.name}?`;
-  say("channel-confirm-error", "");
-  dialog.showModal();
-}
-
-async function deleteConfirmed(event) {
-  event.preventDefault();
-  const { id, name } = pendingDelete;
-  const button = document.getElementById("channel-confirm-ok");
-  button.disabled = true;
-  try {
-    await api("DELETE", `/notifications/channels/${id}`);
-  } catch (error) {
-    say("channel-confirm-error", error.message);
-    return;
-  } finally {
-    button.disabled = false;
-  }
-  dialog.close();
-  if (editing && String(editing.id) === id) {
-    addMode();
-  }
-  status(`Channel ${name} deleted.`);
-  await refresh().catch((error) => status(error.message, false));
-}
+const confirmDelete = deleteConfirmation(dialog, "channel", (id) => `/notifications/channels/${id}`,
+  async ({ id, name }) => {
+    if (editing && String(editing.id) === id) {
+      addMode();
+    }
+    status(`Channel ${name} deleted.`);
+    await refresh().catch((error) => status(error.message, false));
+  });
 
 // -- wiring ---------------------------------------------------------------------------------------
 
@@ -444,5 +400,4 @@ document.getElementById("main").addEventListener("submit", (event) => {
 });
 
 form.addEventListener("submit", save);
-dialog.querySelector("form").addEventListener("submit", deleteConfirmed);
 showKind();

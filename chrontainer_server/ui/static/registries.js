@@ -2,8 +2,10 @@
 // API, browse a registry's catalog and tags, and search every registry at once. Passwords are
 // write-only: an edit never shows one, and an empty password field keeps the stored one. After a
 // change the page is fetched again and its list swapped (the server renders the rows).
-import { api, el, say } from "./api.js";
-import { FieldErrors, fetchHtml } from "./schedules_shared.js";
+import { api, el, report, say } from "./api.js";
+import { deleteConfirmation } from "./dialogs.js";
+import { fetchItem, formMode, saveForm } from "./item_form.js";
+import { FieldErrors, fetchPage, swapParts } from "./schedules_shared.js";
 
 const PAGE = "/settings/registries";
 
@@ -15,18 +17,13 @@ const clearPassword = document.getElementById("rg-clear-password");
 const title = document.getElementById("registry-form-title");
 const saveButton = document.getElementById("registry-save");
 const cancelButton = document.getElementById("registry-cancel");
+const formParts = { title, saveButton, cancelButton };
 const formTestButton = document.getElementById("registry-form-test");
 const dialog = document.getElementById("registry-confirm");
 
 let editing = null; // the registry being edited (API answer), or null when adding
-let pendingDelete = null;
 
-function status(text, ok = true) {
-  const region = document.getElementById("registries-status");
-  region.classList.toggle("notice-ok", ok);
-  region.classList.toggle("notice-error", !ok);
-  say("registries-status", text);
-}
+const status = (text, ok) => report("registries-status", text, ok);
 
 const errors = new FieldErrors(form, {
   kind: "rg-kind", url: "rg-url", name: "rg-name", username: "rg-username", password: "rg-password",
@@ -78,19 +75,14 @@ function addMode() {
   showCheck("rg-test-result", null, "");
   document.getElementById("rg-password-state").hidden = true;
   document.getElementById("rg-clear-password-field").hidden = true;
-  title.textContent = title.dataset.add;
-  saveButton.textContent = saveButton.dataset.add;
-  cancelButton.hidden = true;
+  formMode(formParts);
   urlInput.readOnly = false;
   showKind();
 }
 
 async function editMode(id) {
-  let registry;
-  try {
-    registry = await api("GET", `/registries/${id}`);
-  } catch (error) {
-    status(error.message, false);
+  const registry = await fetchItem(`/registries/${id}`, status);
+  if (!registry) {
     return;
   }
   addMode();
@@ -105,9 +97,7 @@ async function editMode(id) {
   state.textContent = registry.has_password ? "Stored — leave empty to keep it" : "None stored";
   state.hidden = false;
   document.getElementById("rg-clear-password-field").hidden = !registry.has_password;
-  title.textContent = `Edit ${registry.name}`;
-  saveButton.textContent = "Save changes";
-  cancelButton.hidden = false;
+  formMode(formParts, registry);
   document.getElementById("registry-editor").scrollIntoView({ block: "start" });
   document.getElementById("rg-name").focus();
 }
@@ -139,24 +129,18 @@ async function save(event) {
   errors.clear();
   showCheck("rg-test-result", null, "");
   say("registries-status", "");
-  saveButton.disabled = true;
-  try {
-    const answer = editing
-      ? await api("PATCH", `/registries/${editing.id}`, body())
-      : await api("POST", "/registries", body());
-    const verb = editing ? "saved" : "added";
-    addMode();
-    await refresh();
-    status(`Registry ${answer.name} ${verb}.`);
-  } catch (error) {
-    if (error.status) {
-      showError(error);
-    } else {
-      status(error.message, false);
-    }
-  } finally {
-    saveButton.disabled = false;
-  }
+  await saveForm({
+    saveButton,
+    request: () => (editing
+      ? api("PATCH", `/registries/${editing.id}`, body())
+      : api("POST", "/registries", body())),
+    editing: () => editing,
+    reset: addMode,
+    refresh,
+    noun: "Registry",
+    status,
+    showError,
+  });
 }
 
 /** Test the login the form describes, before saving it. */
@@ -198,14 +182,7 @@ async function testForm() {
 
 /** Fetch the page again and swap the list and its empty state for fresh ones. */
 async function refresh() {
-  const { response, html } = await fetchHtml(PAGE);
-  if (!response.ok || !html) {
-    throw new Error(`could not reload the page (${response.status})`);
-  }
-  const page = new DOMParser().parseFromString(html, "text/html");
-  for (const id of ["registry-list", "registries-empty"]) {
-    document.getElementById(id).replaceWith(document.importNode(page.getElementById(id), true));
-  }
+  swapParts(await fetchPage(PAGE), ["registry-list", "registries-empty"]);
 }
 
 // -- row actions ----------------------------------------------------------------------------------
@@ -224,36 +201,17 @@ async function testRow(row, button) {
   }
 }
 
-function confirmDelete(row) {
-  pendingDelete = { id: row.dataset.id, name: row.dataset.name };
-  document.getElementById("registry-confirm-title").textContent = `Delete registry ${row.dataset.name}?`;
-  say("registry-confirm-error", "");
-  dialog.showModal();
-}
-
-async function deleteConfirmed(event) {
-  event.preventDefault();
-  const { id, name } = pendingDelete;
-  const button = document.getElementById("registry-confirm-ok");
-  button.disabled = true;
-  try {
-    await api("DELETE", `/registries/${id}`);
-  } catch (error) {
-    say("registry-confirm-error", error.message);
-    return;
-  } finally {
-    button.disabled = false;
-  }
-  dialog.close();
-  if (editing && String(editing.id) === id) {
-    addMode();
-  }
-  if (browsing && String(browsing.id) === id) {
-    closeBrowse();
-  }
-  status(`Registry ${name} deleted.`);
-  await refresh().catch((error) => status(error.message, false));
-}
+const confirmDelete = deleteConfirmation(dialog, "registry", (id) => `/registries/${id}`,
+  async ({ id, name }) => {
+    if (editing && String(editing.id) === id) {
+      addMode();
+    }
+    if (browsing && String(browsing.id) === id) {
+      closeBrowse();
+    }
+    status(`Registry ${name} deleted.`);
+    await refresh().catch((error) => status(error.message, false));
+  });
 
 // -- pull links -----------------------------------------------------------------------------------
 
@@ -522,5 +480,4 @@ kindSelect.addEventListener("change", () => {
 });
 form.addEventListener("submit", save);
 document.getElementById("registry-search").addEventListener("submit", search);
-dialog.querySelector("form").addEventListener("submit", deleteConfirmed);
 showKind();

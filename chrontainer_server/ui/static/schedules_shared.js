@@ -1,5 +1,6 @@
 // What the schedule pages and the webhooks page share: the target fields (schedules_target.html),
-// field errors from the API's details.field, and times shown in the browser's zone.
+// field errors from the API's details.field, and times shown in the browser's zone. The
+// settings lists (registries, notification channels) use the field errors and the page reload.
 
 /**
  * Show every <time class="local"> under `root` in the browser's local time (UTC stays in the
@@ -27,6 +28,22 @@ export async function fetchHtml(path) {
   const response = await fetch(path, { headers: { Accept: "text/html" }, credentials: "same-origin" });
   const html = response.headers.get("Content-Type")?.startsWith("text/html") ? await response.text() : null;
   return { response, html };
+}
+
+/** GET a server-rendered page again, parsed; throws when it does not come back as HTML. */
+export async function fetchPage(path) {
+  const { response, html } = await fetchHtml(path);
+  if (!response.ok || !html) {
+    throw new Error(`could not reload the page (${response.status})`);
+  }
+  return new DOMParser().parseFromString(html, "text/html");
+}
+
+/** Swap the elements `ids` of this page for their versions in `page` (from fetchPage). */
+export function swapParts(page, ids) {
+  for (const id of ids) {
+    document.getElementById(id).replaceWith(document.importNode(page.getElementById(id), true));
+  }
 }
 
 /**
