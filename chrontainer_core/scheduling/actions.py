@@ -121,7 +121,14 @@ class CoreActions:
                 await self._audit.record(actor, f"container.{act.value}",
                                          f"{target.host}/{target.key}", error=err)
                 raise
-            result = await self._containers.action(target.host, c.id, act, actor=actor)
+            try:
+                result = await self._containers.action(target.host, c.id, act, actor=actor)
+            except NotFound as err:
+                # Removed between the lookup and the action (the cache had not heard yet): say
+                # which container, not only the engine's "No such container: <id>".
+                raise NotFound(f"container {target.key} on {target.host} is gone: {err.message}",
+                               details={**err.details, "host": target.host,
+                                        "key": target.key}) from err
             return f"{verb} {c.name}" if result.changed else f"{c.name} was already {verb}"
         assert target.label is not None  # likewise for label targets
         found = await self._containers.with_label(target.host, target.label)

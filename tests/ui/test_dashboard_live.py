@@ -22,7 +22,7 @@ from chrontainer_server.auth.service import AUTH
 
 from ..accounts import admin_client
 from ..live import Engine, TcpProxy, docker, run_container, unique, wait_for
-from .conftest import PINNED, WATCH_CSP, Tab
+from .conftest import PINNED, Tab, logged_in_tab
 
 pytestmark = pytest.mark.live
 
@@ -107,19 +107,14 @@ async def list_ready(page: Any) -> None:
         "performance.getEntriesByName('list-ready').length === 1"), what="list-ready")
 
 
-async def viewer_tab(browser: Any, ui: TestClient, base: str) -> Tab:
+@contextlib.asynccontextmanager
+async def viewer_tab(browser: Any, ui: TestClient, base: str) -> AsyncIterator[Tab]:
+    """A tab of a new viewer (the shared helper: it redoes loads Docker's interface changes
+    aborted, which a page with several modules would otherwise sometimes lose)."""
     name = unique("viewer")
     await ui.app[AUTH].users.create(name, PASSWORD, Role.VIEWER)
-    context = await browser.new_context(color_scheme="light")
-    await context.add_init_script(WATCH_CSP)
-    login = await context.request.post(base + "/api/v1/auth/login",
-                                       data={"username": name, "password": PASSWORD})
-    assert login.ok, await login.text()
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return Tab(page=page, base=base, console_errors=errors)
+    async with logged_in_tab(browser, base, name, PASSWORD, color_scheme="light") as viewer:
+        yield viewer
 
 
 async def test_both_engines_listed_and_cli_changes_show_live(
@@ -381,8 +376,7 @@ async def test_details_mask_secrets_and_viewers_get_no_values(
     assert secret not in await details.inner_text()
     await clean(tab)
 
-    viewer = await viewer_tab(browser, ui, tab.base)
-    try:
+    async with viewer_tab(browser, ui, tab.base) as viewer:
         page = await open_page(viewer, f"?q={name}")
         assert await page.locator(".menu-button, .pick, #bulk, #manage-tags").count() == 0
         await page.click(f"{row('local', cid)} .disclose")
@@ -394,8 +388,6 @@ async def test_details_mask_secrets_and_viewers_get_no_values(
         html = await page.content()
         assert secret not in html and plain not in html
         await clean(viewer)
-    finally:
-        await viewer.page.context.close()
 
 
 async def test_no_horizontal_scroll_at_360_px(
