@@ -56,9 +56,9 @@ async def commit_images(slug: str, url: str, count: int) -> None:
                                 params={"name": f"bench-img-{slug}"}, json=body) as r:
             cid = (await r.json())["Id"]
         for i in range(count):
-            params = {"container": cid, "repo": f"bench/img-{i}", "tag": "v1",
-                      "changes": f"LABEL {LABEL}=1 bench.n={i}"}
-            async with session.post(f"{base}/commit", params=params) as r:
+            params = {"container": cid, "repo": f"bench/img-{i}", "tag": "v1"}
+            config = {"Image": IMAGE, "Cmd": ["true"], "Labels": {LABEL: "1", "bench.n": str(i)}}
+            async with session.post(f"{base}/commit", params=params, json=config) as r:
                 r.raise_for_status()
         async with session.delete(f"{base}/containers/{cid}", params={"force": "1"}) as r:
             r.raise_for_status()
