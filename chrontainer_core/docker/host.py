@@ -30,6 +30,7 @@ from ..errors import (
     HostUnreachable,
     InvalidInput,
     NotFound,
+    RegistryError,
     RegistryUnreachable,
 )
 from ..models import (
@@ -76,11 +77,14 @@ class EngineEvent:
 
 
 def _map_error(
-    host: str, what: str, err: BaseException, *, tls: bool = False
+    host: str, what: str, err: BaseException, *, tls: bool = False,
+    refusal: type[ChrontainerError] | None = None,
 ) -> ChrontainerError:
     """Translate a lower-layer failure into the core's error tree.
 
     ``tls``: the host uses TLS (connection failures then get a TLS-specific explanation).
+    ``refusal``: the error an engine's answer becomes (with the engine's own message) when
+    the failure is a third party's, not the host's: a pull's registry.
     """
     if isinstance(err, DockerError):
         message = str(err.message).strip()
@@ -96,6 +100,8 @@ def _map_error(
                 f"host {host}: the engine requires TLS: set the host's CA certificate, "
                 "client certificate and client key"
             )
+        if refusal is not None:
+            return refusal(message, details={"engine_status": err.status})
         if err.status == 404:
             return NotFound(f"{what}: {message}")
         if err.status == 409:
@@ -188,9 +194,12 @@ class DockerHost:
         *,
         params: Mapping[str, Any] | None = None,
         data: Any = None,
+        headers: Mapping[str, str] | None = None,
         stream: bool = False,
+        refusal: type[ChrontainerError] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """Perform one request and yield the response, mapping every failure."""
+        """Perform one request and yield the response, mapping every failure (``refusal``:
+        see :func:`_map_error`)."""
         await self._prepare_tls()
         try:
             async with self._docker()._query(
@@ -198,6 +207,7 @@ class DockerHost:
                 method,
                 params=dict(params) if params else None,
                 data=data,
+                headers=dict(headers) if headers else None,
                 timeout=self._stream_timeout if stream else self._timeout,
             ) as response:
                 self.open_streams += stream
@@ -208,7 +218,8 @@ class DockerHost:
                     # Release the connection now: a half-read stream must not linger.
                     response.close()
         except _LOWER_ERRORS as err:
-            raise _map_error(self.slug, what, err, tls=self.spec.tls is not None) from err
+            raise _map_error(self.slug, what, err, tls=self.spec.tls is not None,
+                             refusal=refusal) from err
 
     async def _request(
         self,
@@ -518,34 +529,17 @@ class DockerHost:
                 the caller to classify (it knows the image and the registry).
             HostUnreachable: The engine itself did not answer.
         """
-        # Imported here: the one engine call whose failures are the registry's, not the host's.
-        from ..errors import RegistryError
-
-        what = f"pull {from_image}:{tag}"
-        await self._prepare_tls()
-        try:
-            async with self._docker()._query(
-                "images/create", "POST", params={"fromImage": from_image, "tag": tag},
-                headers={"X-Registry-Auth": auth} if auth else None,
-                timeout=self._stream_timeout,
-            ) as response:
-                self.open_streams += 1
-                try:
-                    async for raw in response.content:
-                        if raw.strip():
-                            doc: JSON = json.loads(raw)
-                            yield doc
-                finally:
-                    self.open_streams -= 1
-                    # Closing (not releasing) the connection is what tells the engine to stop.
-                    response.close()
-        except DockerError as err:
-            message = str(err.message).strip()
-            if err.status == _CONNECT_FAILED or (err.status == 400 and "HTTPS server" in message):
-                raise _map_error(self.slug, what, err, tls=self.spec.tls is not None) from err
-            raise RegistryError(message, details={"engine_status": err.status}) from err
-        except _LOWER_ERRORS as err:
-            raise _map_error(self.slug, what, err, tls=self.spec.tls is not None) from err
+        # Whatever the engine answers (rather than fails to answer) is the registry's doing.
+        async with self._response(
+            f"pull {from_image}:{tag}", "images/create", "POST",
+            params={"fromImage": from_image, "tag": tag},
+            headers={"X-Registry-Auth": auth} if auth else None,
+            stream=True, refusal=RegistryError,
+        ) as response:
+            async for raw in response.content:
+                if raw.strip():
+                    doc: JSON = json.loads(raw)
+                    yield doc
 
 
 async def _multiplexed_frames(
