@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from .models import Container, ContainerMetrics, DockerEvent, HostState, Operation
 from .scheduling.jobs import ScheduleRun
+from .updates.models import UpdateCheck
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,6 +104,16 @@ class OperationChanged(Event):
 
     topic: ClassVar[str] = "operation"
     operation: Operation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateStatusChanged(Event):
+    """A container's update check result changed (``check`` None: it was forgotten)."""
+
+    topic: ClassVar[str] = "update.status"
+    host: str
+    key: str
+    check: UpdateCheck | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -183,6 +184,8 @@ class ContainerService:
         self._audit = audit
         self._metrics = metrics
         self._meta = meta
+        # The last update check of a key (set by the runtime once ch.updates exists).
+        self.update_lookup: Callable[[str, str], dict[str, Any] | None] | None = None
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     # -- reading --------------------------------------------------------------------------------
@@ -229,7 +232,8 @@ class ContainerService:
         self, c: Container, doc: dict[str, Any], metrics: dict[str, Any] | None
     ) -> dict[str, Any]:
         tags, web_url = self._meta.meta_json(c.host, c.key) if self._meta else ([], None)
-        return {**doc, "metrics": metrics, "tags": tags, "web_url": web_url}
+        update = self.update_lookup(c.host, c.key) if self.update_lookup else None
+        return {**doc, "metrics": metrics, "tags": tags, "web_url": web_url, "update": update}
 
     def latest_metrics(self, c: Container) -> ContainerMetrics | None:
         """The latest sampled metrics of a container, or None.
@@ -405,6 +409,20 @@ class ContainerService:
         changed = await engine.container_action(c.id, act.value, params=params)
         after = await watcher.refresh(c.id, action=act.value)
         return ActionResult(container=after, changed=changed)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, host: str, container_id: str) -> AsyncIterator[None]:
+        """Hold a container's action lock for a longer piece of work (an update), so that
+        actions asked meanwhile fail fast with Busy.
+
+        Raises:
+            Busy: Another action holds it now.
+        """
+        lock = self._locks.setdefault((host, container_id), asyncio.Lock())
+        if lock.locked():
+            raise Busy(f"container {container_id[:12]} on {host} is busy with another action")
+        async with lock:
+            yield
 
     async def bulk(
         self,

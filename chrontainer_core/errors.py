@@ -20,10 +20,11 @@ that turns these into HTTP status codes.
     ├── SecretUnavailable      a stored secret cannot be decrypted (wrong or missing secret key)
     ├── HostUnreachable        the Docker engine did not answer (connect/timeout/protocol)
     │   └── EngineError        the engine answered with an unexpected error
-    └── RegistryError          an image registry failed us (directly, or through an engine's pull)
-        ├── RegistryUnreachable    it did not answer (DNS, refused, timeout, TLS)
-        ├── RegistryAuthFailed     it refused the credentials (or asked for some we lack)
-        └── ImageNotFound          it has no such repository, tag or digest
+    ├── RegistryError          an image registry failed us (directly, or through an engine's pull)
+    │   ├── RegistryUnreachable    it did not answer (DNS, refused, timeout, TLS)
+    │   ├── RegistryAuthFailed     it refused the credentials (or asked for some we lack)
+    │   └── ImageNotFound          it has no such repository, tag or digest
+    └── UpdateFailed           a container update failed after the pull (the old one kept)
 """
 
 from __future__ import annotations
@@ -167,3 +168,16 @@ class ImageNotFound(RegistryError):
     """The registry has no such repository, tag or digest."""
 
     code = "image_not_found"
+
+
+class UpdateFailed(ChrontainerError):
+    """A container update failed after its image was pulled: the new container could not be
+    created or started, or did not stay up (or healthy) through the grace period.
+
+    The old container is running again under its name (``details["rolled_back"]`` is True), or,
+    when even that failed, ``details["rolled_back"]`` is False and the message says what is
+    left where. A failed pull is no UpdateFailed: it raises the pull's own RegistryError, and
+    the container is untouched.
+    """
+
+    code = "update_failed"

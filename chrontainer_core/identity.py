@@ -6,6 +6,7 @@ to a container id, because ids change every time a container is recreated (updat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -14,6 +15,22 @@ if TYPE_CHECKING:
     from .models import Container
 
 ID_LABEL = "chrontainer.id"
+
+# During an update the new container is created, and the old one renamed, under a transient
+# name: "<name>-chrontainer-new-<8 hex>" / "-old-". Such a container is keyed by its own name
+# and counts as no compose replica, so the original key stays with whichever container holds
+# the original name, and renames to and from transient names move nothing (see events.py).
+_TRANSIENT = re.compile(r"-chrontainer-(?:new|old)-[0-9a-f]{8}$")
+
+
+def transient_name(name: str, role: str, token: str) -> str:
+    """The transient name of an update's ``role`` ("new" or "old") container."""
+    return f"{name}-chrontainer-{role}-{token}"
+
+
+def is_transient(name: str) -> bool:
+    """Whether ``name`` is an update's transient name (see :func:`transient_name`)."""
+    return _TRANSIENT.search(name) is not None
 
 
 def container_key(
@@ -32,6 +49,8 @@ def container_key(
     when the service runs more than one replica; one-off ``compose run`` containers are
     excluded because they are throwaway); else the container name.
     """
+    if is_transient(name):
+        return name
     explicit = labels.get(ID_LABEL, "").strip()
     if explicit:
         return explicit
@@ -57,7 +76,7 @@ def rekey(containers: list[Container]) -> list[Container]:
     replicas: dict[tuple[str, str], int] = {}
     for c in containers:
         group = compose_group(c.compose_project, c.compose_service, c.compose_oneoff)
-        if group is not None:
+        if group is not None and not is_transient(c.name):
             replicas[group] = replicas.get(group, 0) + 1
     out = []
     for c in containers:

@@ -124,6 +124,9 @@ class Container:
     mounts: tuple[Mount, ...] = ()
     env: tuple[EnvVar, ...] = ()
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    # HostConfig.NetworkMode: "bridge", "host", "none", a network name, or "container:<ref>"
+    # for a container sharing another's network stack (an update of that other must refuse).
+    network_mode: str = ""
     # True when the container comes from the last known state of a host that is offline now.
     stale: bool = False
 

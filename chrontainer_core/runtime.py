@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 import aiohttp
@@ -39,6 +39,7 @@ from .metrics.sampler import MetricsSampler
 from .models import HostSpec
 from .notify.delivery import DeliveryWorker
 from .notify.detect import EventDetector
+from .notify.models import Notification
 from .notify.service import NotificationService
 from .notify.store import NotificationStore
 from .operations import OperationManager
@@ -53,10 +54,16 @@ from .scheduling.service import ScheduleService
 from .scheduling.store import ScheduleStore
 from .scheduling.webhooks import WebhookService
 from .secrets import SecretBox
-from .settings import SettingsService
+from .settings import Settings, SettingsService
 from .store.db import Database
 from .store.hosts import HostRepository
+from .store.tables import utc_now
 from .tags import TagService
+from .updates.apply import ContainerUpdater
+from .updates.detect import UpdateChecker
+from .updates.digests import RegistryDigests
+from .updates.service import Emit, UpdateService
+from .updates.store import CheckStore, UpdateJournal
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +129,24 @@ class Chrontainer:
         # Pulls ask ch.registries for credentials at each pull: it exists once start() ran.
         self.pulls = ImagePuller(hosts, audit, self.operations,
                                  credentials=LateCredentials(lambda: self.registries))
+        # Updates: in both modes; checks need ch.registries (daemon), the system schedule and
+        # crash recovery run in the daemon only (start()).
+        settings_service = self.settings
+
+        def settings_now() -> Settings:
+            return settings_service.current if settings_service is not None else Settings()
+
+        self._digests: RegistryDigests | None = None
+        journal = UpdateJournal(db)
+        self.updates = UpdateService(
+            hosts=hosts, containers=self.containers, audit=audit, operations=self.operations,
+            bus=bus, checker=UpdateChecker(hosts, lambda: self._digests, clock=utc_now),
+            updater=ContainerUpdater(hosts, self.pulls, journal,
+                                     grace=lambda: settings_now().update_grace_seconds),
+            checks=CheckStore(db), journal=journal, emit=self._update_emit,
+            check_cron=(lambda: (settings_now().update_check_cron,
+                                 settings_now().default_timezone)) if self.settings else None)
+        self.containers.update_lookup = self.updates.status_json
         # Scheduling: daemon only, so a library script never fires a schedule (DESIGN §1).
         self.scheduler: Scheduler | None = None
         self.schedules: ScheduleService | None = None
@@ -130,7 +155,8 @@ class Chrontainer:
         if self.settings is not None and db is not None:
             current = self.settings
             schedule_store = ScheduleStore(db)
-            actions = CoreActions(self.containers, self.images, audit, pulls=self.pulls)
+            actions = CoreActions(self.containers, self.images, audit, pulls=self.pulls,
+                                  updates=self.updates)
             self.runs = RunExecutor(schedule_store, actions, bus=bus)
             self.scheduler = Scheduler(
                 schedule_store, self.runs,
@@ -147,6 +173,11 @@ class Chrontainer:
             # Pausing or resuming all schedules applies at once, not at the next pass.
             self.settings.on_change(
                 lambda keys: scheduler.wake() if "schedules_paused" in keys else None)
+        if self.settings is not None:
+            updates = self.updates
+            self.settings.on_change(
+                lambda keys: updates.wake() if {"update_check_cron", "default_timezone"} & set(keys)
+                else None)
         self.host_info = HostInfoService(
             hosts, ttl=config.disk_usage_ttl if config else DEFAULT_DISK_USAGE_TTL
         )
@@ -238,6 +269,8 @@ class Chrontainer:
             self.metrics.start()
         if self.retention is not None:
             self.retention.start()
+        # Interrupted updates are finished or undone once the hosts are loaded.
+        await self.updates.start_background()
         if self.scheduler is not None:
             self.scheduler.start()  # last: schedules act on hosts, which are loaded by now
 
@@ -247,6 +280,7 @@ class Chrontainer:
         the events log (flushing what the watchers sent last), then the database."""
         if self.scheduler is not None:
             await self.scheduler.stop()
+        await self.updates.stop_background()
         if self.retention is not None:
             await self.retention.stop()  # it writes to the database: stop it before closing
         await self.renames.stop()  # its handlers write too
@@ -269,6 +303,7 @@ class Chrontainer:
         # One session for every channel: connection pooling, and DESIGN §3's injected client.
         http = self._http = aiohttp.ClientSession()
         self.registries = RegistryService(self.db, self.secrets, self.audit, http)
+        self._digests = RegistryDigests(self.registries)
         worker = DeliveryWorker(NotificationStore(self.db, self.secrets), http)
         notifications = self.notifications = NotificationService(
             self.db, self.secrets, self.audit, http, worker,
@@ -291,9 +326,21 @@ class Chrontainer:
             await self.notifications.stop()
             self.notifications = None
         self.registries = None  # its session closes below
+        self._digests = None
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+    def _update_emit(self) -> Emit | None:
+        """Where update notifications go: the notification service, once it runs."""
+        notifications = self.notifications
+        if notifications is None:
+            return None
+
+        async def emit(n: Notification, labels: Mapping[str, str] | None) -> object:
+            return await notifications.emit(n, labels=labels)
+
+        return emit
 
     async def __aenter__(self) -> Chrontainer:
         try:

@@ -77,6 +77,8 @@ class Settings:
     notify_throttle_minutes: int = 10
     restart_loop_count: int = 5
     restart_loop_minutes: int = 10
+    update_check_cron: str = "0 4 * * *"
+    update_grace_seconds: int = 15
 
 
 SETTING_KEYS: Final = tuple(f.name for f in dataclasses.fields(Settings))
@@ -134,6 +136,26 @@ class _TimeZone:
         return value
 
 
+class _CronOrOff:
+    """A 5-field cron expression (in the default time zone), or "" for never."""
+
+    json_schema: Final = {"type": "string", "maxLength": 100}
+
+    def __call__(self, value: object) -> str:
+        # Imported here: the cron module is the scheduler's, and this module stays light.
+        from chrontainer_core.scheduling.cron import parse_cron
+
+        if not isinstance(value, str) or len(value) > 100:
+            raise vol.Invalid("must be a cron expression such as 0 4 * * *, or empty for never")
+        text = " ".join(value.split())
+        if text:
+            try:
+                parse_cron(text)
+            except InvalidInput as err:
+                raise vol.Invalid(err.message) from err
+        return text
+
+
 def _int_range(low: int, high: int, unit: str) -> vol.All:
     return vol.All(_Integer(), vol.Range(min=low, max=high, msg=f"must be {low} to {high} {unit}"))
 
@@ -157,6 +179,8 @@ VALIDATORS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "notify_throttle_minutes": _int_range(0, 1440, "minutes"),
     "restart_loop_count": _int_range(2, 100, "starts"),
     "restart_loop_minutes": _int_range(1, 1440, "minutes"),
+    "update_check_cron": _CronOrOff(),
+    "update_grace_seconds": _int_range(0, 600, "seconds"),
 }
 
 _DESCRIPTIONS: Final = {
@@ -173,6 +197,10 @@ _DESCRIPTIONS: Final = {
                                "minutes (0 to 1440; 0 sends every one)",
     "restart_loop_count": "starts of one container that make a restart loop (2 to 100) ...",
     "restart_loop_minutes": "... within this many minutes (1 to 1440)",
+    "update_check_cron": "when every container is checked for a newer image (cron, in the "
+                         "default time zone; empty: never)",
+    "update_grace_seconds": "how long an updated container must stay up (and turn healthy, "
+                            "when it has a healthcheck) before the old one is removed (0 to 600)",
 }
 
 # The keys under ``settings:`` in the config file (the loader forbids extra keys).

@@ -46,6 +46,7 @@ from chrontainer_core.errors import (
     RegistryError,
     RegistryUnreachable,
     SecretUnavailable,
+    UpdateFailed,
 )
 
 from .api.spec import json_response
@@ -87,6 +88,8 @@ STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     RegistryUnreachable: 502,
     RegistryAuthFailed: 502,
     ImageNotFound: 404,
+    # The engine or the new image failed the update (the old container runs again).
+    UpdateFailed: 502,
 }
 
 # Strict CSP: scripts, styles and everything else from this origin only, never inline (no

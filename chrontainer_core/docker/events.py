@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from ..bus import Bus, ContainerChanged, ContainerRenamed, DockerEventSeen, HostChanged
 from ..errors import ChrontainerError, NotFound
-from ..identity import rekey
+from ..identity import is_transient, rekey
 from ..models import (
     Container,
     DockerEvent,
@@ -298,7 +298,10 @@ class HostWatcher:
             old = self._containers.get(c.id)
             # A new name (seen through any event: a burst may fold "rename" into a later
             # action) moves whatever refers to the old key. Replica renumbering is not a rename.
-            if old is not None and old.name != c.name and old.key != c.key:
+            # An update's renames to and from transient names keep every reference on the
+            # original key (identity.is_transient).
+            if (old is not None and old.name != c.name and old.key != c.key
+                    and not is_transient(old.name) and not is_transient(c.name)):
                 self._bus.publish(ContainerRenamed(host=self.slug, id=c.id, old_key=old.key,
                                                    new_key=c.key))
             self._containers[c.id] = c

@@ -253,6 +253,13 @@ class DockerHost:
         _, doc = await self._request("info", "info")
         return parse.parse_info(doc)
 
+    async def info_raw(self) -> JSON:
+        """``GET /info`` unmodified (update checks read its ``RegistryConfig``)."""
+        _, doc = await self._request("info", "info")
+        if not isinstance(doc, dict):
+            raise EngineError(f"host {self.slug}: info returned no document")
+        return doc
+
     async def _system_df(self) -> JSON:
         _, doc = await self._request("disk usage", "system/df")
         if not isinstance(doc, dict):
@@ -378,6 +385,32 @@ class DockerHost:
             params=params,
         )
         return status != 304
+
+    async def create_container(self, name: str, body: Mapping[str, Any]) -> str:
+        """``POST /containers/create?name=``; returns the new container's id.
+
+        A taken name is a Conflict, an image the engine does not have is NotFound.
+        """
+        _, doc = await self._request(
+            f"create container {name}", "containers/create", "POST",
+            params={"name": name}, data=dict(body),
+        )
+        if not isinstance(doc, dict) or not doc.get("Id"):
+            raise EngineError(f"host {self.slug}: create of {name} returned no id")
+        return str(doc["Id"])
+
+    async def connect_network(
+        self, network: str, container_id: str, endpoint: Mapping[str, Any] | None
+    ) -> None:
+        """``POST /networks/{network}/connect`` with the container's endpoint settings.
+
+        An unknown container is NotFound. Beware: for a container that is not running, the
+        engine (20.10) stores an unknown network without complaint; the start then fails.
+        """
+        await self._request(
+            f"connect {container_id} to network {network}", f"networks/{network}/connect",
+            "POST", data={"Container": container_id, "EndpointConfig": dict(endpoint or {})},
+        )
 
     async def remove(self, container_id: str, *, force: bool, volumes: bool) -> None:
         """``DELETE /containers/{id}``; anonymous volumes go too when ``volumes``."""

@@ -203,6 +203,7 @@ def parse_container(host: str, doc: JSON) -> Container:
             name=restart.get("Name") or "no",
             maximum_retry_count=int(restart.get("MaximumRetryCount") or 0),
         ),
+        network_mode=str(host_config.get("NetworkMode") or ""),
     )
 
 

@@ -65,6 +65,8 @@ OUTBOX_SIZE: Final = 1000
 # At stop, how long the notifications still waiting may take to be emitted.
 STOP_GRACE: Final = 5.0
 _CONTAINER_PREFIX: Final = "container."
+# The audit action of a container update (chrontainer_core.updates.service).
+UPDATE_ACTION: Final = "container.update"
 
 _Pending = tuple[Notification, Mapping[str, str] | None]
 
@@ -323,6 +325,8 @@ class EventDetector:
         """The audit trail's failure listener (sync: called inside the failed call)."""
         if not self.running or not action.startswith(_CONTAINER_PREFIX):
             return
+        if action == UPDATE_ACTION:
+            return  # updates announce their own outcome (update.failed / update.rolled_back)
         slug, _, key = target.partition("/")
         container = self._by_key(slug, key) if key else None
         host = self._host_name(slug)

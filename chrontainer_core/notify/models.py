@@ -59,6 +59,10 @@ class NotificationEvent(enum.StrEnum):
     CONTAINER_RESTART_LOOP = "container.restart_loop"
     HOST_OFFLINE = "host.offline"
     HOST_ONLINE = "host.online"
+    UPDATE_AVAILABLE = "update.available"
+    UPDATE_APPLIED = "update.applied"
+    UPDATE_ROLLED_BACK = "update.rolled_back"
+    UPDATE_FAILED = "update.failed"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +104,20 @@ EVENTS: Final[dict[NotificationEvent, EventInfo]] = {
     NotificationEvent.HOST_ONLINE: EventInfo(
         label="Host back online", severity=Severity.INFO,
         description="a Docker host that was offline answers again"),
+    NotificationEvent.UPDATE_AVAILABLE: EventInfo(
+        label="Update available", severity=Severity.INFO,
+        description="a check found a newer image for a container's image reference (once "
+                    "per new image)"),
+    NotificationEvent.UPDATE_APPLIED: EventInfo(
+        label="Update applied", severity=Severity.INFO,
+        description="a container was recreated on a newer image and stayed up"),
+    NotificationEvent.UPDATE_ROLLED_BACK: EventInfo(
+        label="Update rolled back", severity=Severity.WARNING,
+        description="an updated container did not start, stay up or turn healthy; the old one "
+                    "runs again"),
+    NotificationEvent.UPDATE_FAILED: EventInfo(
+        label="Update failed", severity=Severity.ERROR,
+        description="an update could not pull its image, or could not even roll back"),
 }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import re
@@ -55,6 +56,15 @@ DEFAULT_TOKEN_TTL: Final = 60.0
 MAX_TAG_PAGES: Final = 20
 _AUTH_PARAM: Final = re.compile(r'([A-Za-z][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
 _LINK: Final = re.compile(r'<([^>]*)>\s*((?:;\s*[^;,]+)*)')
+_DIGEST: Final = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-fA-F0-9]{32,}")
+# Every manifest kind an engine pulls: asking for the list/index first makes the registry
+# answer the digest engines record in RepoDigests for multi-platform images.
+MANIFEST_ACCEPT: Final = ", ".join((
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +157,9 @@ class RegistryClient:
         self._timeout = timeout
         self._basic = False  # the registry asked for Basic: send it up front from now on
         self._tokens: dict[str, _Token] = {}
+        # What ``GET /v2/`` answered once (see _prepare): None = not asked yet.
+        self._probed = False
+        self._bearer: Challenge | None = None
 
     @property
     def has_credentials(self) -> bool:
@@ -210,6 +223,45 @@ class RegistryClient:
                     + urlencode({"n": 1000, "last": cursor}))
         return tags
 
+    async def manifest_digest(self, repository: str, reference: str) -> str:
+        """The digest the registry serves for ``repository:reference`` (a tag or a digest).
+
+        ``HEAD /v2/<repository>/manifests/<reference>`` accepting manifest lists, OCI indexes
+        and single manifests; the answer's ``Docker-Content-Digest``. A registry that omits the
+        header is asked once more with GET, and the digest is the SHA-256 of the manifest bytes.
+        Authentication is settled beforehand (see :meth:`_prepare`), so a registry that behaves
+        sees one manifest request per call.
+
+        Raises:
+            ImageNotFound: The registry has no such repository or tag.
+            RegistryAuthFailed: Credentials are missing or refused.
+            RegistryUnreachable: The registry did not answer.
+            RegistryError: It answered something else (or an unusable digest).
+        """
+        scope = f"repository:{repository}:pull"
+        subject = (f"{repository}@{reference}" if ":" in reference
+                   else f"{repository}:{reference}")
+        path = (f"/v2/{quote(repository, safe='/')}/manifests/"
+                f"{quote(reference, safe=':')}")
+        await self._prepare(scope)
+        for method in ("HEAD", "GET"):
+            status, body, headers, authenticated = await self._send(
+                method, path, scope=scope, accept=MANIFEST_ACCEPT)
+            if not 200 <= status < 300:
+                codes, _ = _registry_errors(body)
+                if status == 404 or codes & {"MANIFEST_UNKNOWN", "NAME_UNKNOWN"}:
+                    raise self._error(f"has no {subject}", ImageNotFound)
+                raise self._failure(status, body, headers, what=repository,
+                                    authenticated=authenticated)
+            digest = headers.get("Docker-Content-Digest", "").strip()
+            if digest:
+                if not _DIGEST.fullmatch(digest):
+                    raise self._error(f"answered an unusable digest for {subject}")
+                return digest
+            if method == "GET":
+                return "sha256:" + hashlib.sha256(body).hexdigest()
+        raise AssertionError("unreachable: the GET round returns or raises")
+
     # -- requests ----------------------------------------------------------------------------
 
     def _error(self, message: str, cls: type[RegistryError] = RegistryError) -> RegistryError:
@@ -235,8 +287,42 @@ class RegistryClient:
     async def _get(self, path: str, *, scope: str,
                    what: str | None = None) -> tuple[Any, Mapping[str, str]]:
         """GET ``path`` with authentication as needed; the JSON body and the headers."""
+        status, body, response_headers, authenticated = await self._send(
+            "GET", path, scope=scope, accept="application/json")
+        return self._result(status, body, response_headers, what=what,
+                            authenticated=authenticated), response_headers
+
+    async def _prepare(self, scope: str) -> None:
+        """Settle authentication for ``scope`` before the request itself, as engines do.
+
+        Without this the first request of a scope goes out anonymously, draws a 401 and goes
+        out again: two requests where callers that count them (update checks) expect one. The
+        registry's challenge is learnt once from ``GET /v2/``; then Basic is sent up front, or
+        a token for ``scope`` is fetched from the challenge's realm (cached as usual). When the
+        registry later refuses, :meth:`_send` still answers its challenge as before.
+        """
+        if self._cached_token(scope) is not None or (self._basic and
+                                                     self._username is not None):
+            return
+        if not self._probed:
+            status, _, headers = await self._request(self.url + "/v2/",
+                                                     {"Accept": "application/json"})
+            self._probed = True
+            challenge = (parse_challenge(headers.get("WWW-Authenticate", ""))
+                         if status == 401 else None)
+            if challenge is not None and challenge.scheme == "basic":
+                self._basic = True
+            elif challenge is not None and challenge.scheme == "bearer":
+                self._bearer = challenge
+        if self._bearer is not None:
+            await self._fetch_token(self._bearer, scope)
+
+    async def _send(self, method: str, path: str, *, scope: str,
+                    accept: str) -> tuple[int, bytes, Mapping[str, str], bool]:
+        """``method path`` with authentication as needed: the status, body, headers, and
+        whether the request that answered carried credentials or a token."""
         url = self.url + path
-        headers: dict[str, str] = {"Accept": "application/json"}
+        headers: dict[str, str] = {"Accept": accept}
         token = self._cached_token(scope)
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
@@ -244,7 +330,7 @@ class RegistryClient:
             headers["Authorization"] = self._basic_header()
         authenticated = "Authorization" in headers
         for attempt in range(2):
-            status, body, response_headers = await self._request(url, headers)
+            status, body, response_headers = await self._request(url, headers, method=method)
             if status != 401:
                 break
             challenge = parse_challenge(response_headers.get("WWW-Authenticate", ""))
@@ -264,8 +350,7 @@ class RegistryClient:
                 raise self._error(f"asks for an unsupported authentication: "
                                   f"{challenge.scheme}")
             authenticated = True
-        return self._result(status, body, response_headers, what=what,
-                            authenticated=authenticated), response_headers
+        return status, body, response_headers, authenticated
 
     def _result(self, status: int, body: bytes, headers: Mapping[str, str], *,
                 what: str | None, authenticated: bool) -> Any:
@@ -276,30 +361,36 @@ class RegistryClient:
                 return json.loads(body)
             except ValueError:
                 raise self._error("answered something that is not JSON") from None
+        raise self._failure(status, body, headers, what=what, authenticated=authenticated)
+
+    def _failure(self, status: int, body: bytes, headers: Mapping[str, str], *,
+                 what: str | None, authenticated: bool) -> RegistryError:
+        """The error a non-2xx answer means."""
         codes, message = _registry_errors(body)
         if status in (401, 403):
             if authenticated and self.has_credentials:
-                raise self._error("refused the credentials" if status == 401
-                                  else f"denied access{': ' + message if message else ''}",
-                                  RegistryAuthFailed)
-            raise self._error("requires credentials" if status == 401
-                              else f"denied access{': ' + message if message else ''}",
-                              RegistryAuthFailed)
+                return self._error("refused the credentials" if status == 401
+                                   else f"denied access{': ' + message if message else ''}",
+                                   RegistryAuthFailed)
+            return self._error("requires credentials" if status == 401
+                               else f"denied access{': ' + message if message else ''}",
+                               RegistryAuthFailed)
         if status == 404 or "NAME_UNKNOWN" in codes:
             subject = f"has no repository {what}" if what else "has no such resource"
-            raise self._error(subject, ImageNotFound)
+            return self._error(subject, ImageNotFound)
         if 300 <= status < 400:
-            raise self._error(f"redirected to {headers.get('Location', '?')[:200]} "
-                              "(check the registry URL)")
+            return self._error(f"redirected to {headers.get('Location', '?')[:200]} "
+                               "(check the registry URL)")
         detail = f": {message}" if message else ""
-        raise self._error(f"answered HTTP {status}{detail}")
+        return self._error(f"answered HTTP {status}{detail}")
 
     async def _request(self, url: str, headers: Mapping[str, str], *,
-                       params: Mapping[str, str] | None = None
+                       params: Mapping[str, str] | None = None, method: str = "GET"
                        ) -> tuple[int, bytes, Mapping[str, str]]:
         try:
-            async with self._http.get(url, headers=headers, params=params,
-                                      allow_redirects=False, timeout=self._timeout) as resp:
+            async with self._http.request(method, url, headers=headers, params=params,
+                                          allow_redirects=False,
+                                          timeout=self._timeout) as resp:
                 body = await resp.content.read(MAX_BODY + 1)
                 if len(body) > MAX_BODY:
                     raise self._error("answered more than 8 MB")

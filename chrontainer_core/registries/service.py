@@ -41,7 +41,7 @@ from .models import (
     RegistrySearch,
     RegistrySearchHit,
 )
-from .reference import DOCKER_HUB, ImageReference, normalize_registry
+from .reference import DOCKER_HUB, DOCKER_HUB_API, ImageReference, normalize_registry
 from .store import RegistryDraft, RegistryStore
 
 __all__ = [
@@ -186,6 +186,9 @@ class RegistryService:
         # One client per registry keeps its bearer tokens between calls; a change to the
         # registry (updated_at) makes a new one.
         self._clients: dict[int, tuple[object, RegistryClient]] = {}
+        # Anonymous clients of registries nobody configured, per (host, plain http), so a
+        # check pass reuses their bearer tokens.
+        self._anonymous: dict[tuple[str, bool], RegistryClient] = {}
 
     # -- CRUD ------------------------------------------------------------------------------
 
@@ -399,6 +402,34 @@ class RegistryService:
                 break
             last = page.next
         return hits
+
+    async def client_for(self, registry: str, *, insecure: bool) -> RegistryClient:
+        """The client to ask about images on ``registry`` (a canonical host, as in
+        ``ImageReference.registry``).
+
+        A configured registry's own client (its URL and credentials, tokens cached); else an
+        anonymous client of ``https://registry-1.docker.io`` for Docker Hub, ``https://<host>``,
+        or ``http://<host>`` when ``insecure`` (the engine talks plain HTTP to it). ``insecure``
+        does not apply to a configured registry: its stored URL says how to reach it.
+
+        Raises:
+            InvalidInput: ``registry`` names no host.
+            SecretUnavailable: The stored password cannot be decrypted.
+        """
+        host = normalize_registry(registry)
+        stored = await self.store.find(host)
+        if stored is not None:
+            return await self._client(stored)
+        if host == DOCKER_HUB:
+            insecure = False
+        key = (host, insecure)
+        client = self._anonymous.get(key)
+        if client is None:
+            url = (DOCKER_HUB_API if host == DOCKER_HUB
+                   else f"{'http' if insecure else 'https'}://{host}")
+            client = RegistryClient(self._http, url=url, registry=host, timeout=self._timeout)
+            self._anonymous[key] = client
+        return client
 
     # -- pulls -----------------------------------------------------------------------------
 

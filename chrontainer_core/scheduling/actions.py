@@ -57,6 +57,26 @@ class ImagePulling(Protocol):
         ...
 
 
+class UpdateOutcomeLike(Protocol):
+    """What the action needs to know of a finished update (``updates.models.UpdateOutcome``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def new_image_id(self) -> str: ...
+    @property
+    def updated(self) -> bool: ...
+
+
+class ContainerUpdating(Protocol):
+    """Updates a container now (``chrontainer_core.updates.service.UpdateService``)."""
+
+    async def update_now(self, host: str, ref: str, *,
+                         actor: Actor | None = None) -> UpdateOutcomeLike:
+        """Update it as ``actor``; raise a ChrontainerError on failure."""
+        ...
+
+
 class ActionRunner(Protocol):
     """Performs one action on one target (the scheduler's only view of the core)."""
 
@@ -90,16 +110,19 @@ class CoreActions:
     """The registry of schedule actions, acting through the core's services."""
 
     def __init__(self, containers: ContainerService, images: ImageService,
-                 audit: AuditTrail, *, pulls: ImagePulling | None = None) -> None:
+                 audit: AuditTrail, *, pulls: ImagePulling | None = None,
+                 updates: ContainerUpdating | None = None) -> None:
         self._containers = containers
         self._images = images
         self._pulls = pulls
+        self.updates = updates  # set by the runtime once ch.updates exists
         self._audit = audit
         container_action = self._container_action
         self._handlers: Mapping[ScheduleAction, Handler] = {
             **{a: _bind(container_action, a) for a in _PAST},
             ScheduleAction.PRUNE_IMAGES: self._prune_images,
             ScheduleAction.PULL: self._pull,
+            ScheduleAction.UPDATE: self._update,
         }
 
     async def run(self, action: ScheduleAction, target: Target, actor: Actor) -> str:
@@ -172,6 +195,31 @@ class CoreActions:
         if outcome.updated:
             return f"pulled a newer {outcome.reference} ({short})"
         return f"{outcome.reference} is up to date ({short})"
+
+
+    async def _update(self, target: Target, actor: Actor) -> str:
+        """Update the target's container(s) one after the other (each is a recreate: never
+        several of one label at once, so a broken new image stops at the first)."""
+        if self.updates is None:
+            raise ChrontainerError("updates are not available in this runtime")
+        if target.kind is TargetKind.CONTAINER:
+            assert target.key is not None
+            c = await self._containers.by_key(target.host, target.key)
+            found = [c]
+        else:
+            assert target.label is not None
+            found = await self._containers.with_label(target.host, target.label)
+            if not found:
+                raise NotFound(f"no container on {target.host} carries the label "
+                               f"{target.label}",
+                               details={"host": target.host, "label": target.label})
+        done: list[str] = []
+        for c in found:
+            outcome = await self.updates.update_now(target.host, c.id, actor=actor)
+            short = outcome.new_image_id.removeprefix("sha256:")[:12]
+            done.append(f"updated {outcome.name} to {short}" if outcome.updated
+                        else f"{outcome.name} is up to date")
+        return "; ".join(done)
 
 
 def _bind(handler: Callable[[ScheduleAction, Target, Actor], Awaitable[str]],

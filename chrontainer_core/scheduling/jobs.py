@@ -47,7 +47,7 @@ class TargetKind(enum.StrEnum):
 
 
 class ScheduleAction(enum.StrEnum):
-    """What a schedule does. Update joins with the safe-update issue."""
+    """What a schedule does."""
 
     START = "start"
     STOP = "stop"
@@ -57,6 +57,7 @@ class ScheduleAction(enum.StrEnum):
     KILL = "kill"
     PRUNE_IMAGES = "prune_images"
     PULL = "pull"
+    UPDATE = "update"  # the safe update (chrontainer_core.updates): pull, recreate, verify
 
 
 _CONTAINER_ACTIONS: Final = frozenset({
@@ -66,8 +67,8 @@ _CONTAINER_ACTIONS: Final = frozenset({
 # Which actions make sense for which target: the one table the API, the UI and the scheduler
 # consult, so a host can never be asked to "pause" nor a container to prune images.
 ACTIONS_BY_TARGET: Final = {
-    TargetKind.CONTAINER: _CONTAINER_ACTIONS,
-    TargetKind.LABEL: _CONTAINER_ACTIONS,
+    TargetKind.CONTAINER: _CONTAINER_ACTIONS | {ScheduleAction.UPDATE},
+    TargetKind.LABEL: _CONTAINER_ACTIONS | {ScheduleAction.UPDATE},
     TargetKind.HOST: frozenset({ScheduleAction.PRUNE_IMAGES}),
     TargetKind.IMAGE: frozenset({ScheduleAction.PULL}),
 }

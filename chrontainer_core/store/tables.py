@@ -49,6 +49,8 @@ __all__ = [
     "SettingRow",
     "TagRow",
     "UTCDateTime",
+    "UpdateCheckRow",
+    "UpdateJournalRow",
     "UserRow",
     "WebhookRow",
     "utc_now",
@@ -490,4 +492,59 @@ class RegistryRow(Base):
     username: Mapped[str | None] = mapped_column(String(255))
     password_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UpdateCheckRow(Base):
+    """The last update check of a container, by host + container key (§3a): a recreated
+    container keeps its status. ``notified_digest`` is the registry digest last announced as
+    "update available", so each new image is announced once."""
+
+    __tablename__ = "update_checks"
+    __table_args__ = (
+        CheckConstraint("state IN ('up_to_date', 'available', 'pinned', 'local', 'error')",
+                        name="state"),
+        UniqueConstraint("host", "container_key", name="uq_update_checks_host_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(63))
+    container_key: Mapped[str] = mapped_column(String(255))
+    image: Mapped[str] = mapped_column(String(512))
+    state: Mapped[str] = mapped_column(String(16))
+    local_digest: Mapped[str | None] = mapped_column(String(128))
+    remote_digest: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    notified_digest: Mapped[str | None] = mapped_column(String(128))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UpdateJournalRow(Base):
+    """One container update, its step written before the step is taken (crash recovery
+    finishes or undoes a ``running`` one at start)."""
+
+    __tablename__ = "update_journal"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'rolled_back', 'failed')",
+                        name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(63))
+    container_key: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    image: Mapped[str] = mapped_column(String(512))
+    old_id: Mapped[str] = mapped_column(String(64))
+    old_image_id: Mapped[str] = mapped_column(String(128))
+    new_id: Mapped[str | None] = mapped_column(String(64))
+    new_image_id: Mapped[str | None] = mapped_column(String(128))
+    temp_name: Mapped[str] = mapped_column(String(255))
+    backup_name: Mapped[str] = mapped_column(String(255))
+    was_running: Mapped[bool] = mapped_column(Boolean)
+    step: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -29,6 +29,7 @@ from chrontainer_core import (
 from chrontainer_core.errors import ChrontainerError
 from chrontainer_core.models import Tag
 from chrontainer_core.serialize import format_datetime, to_jsonable
+from chrontainer_core.updates.models import UpdateCheck
 from chrontainer_core.validate import Slug
 from chrontainer_server.auth.errors import Forbidden
 
@@ -63,7 +64,8 @@ LIST_QUERY = {
 }
 # A listed container: the Container model plus its latest sampled metrics (null when it is
 # not running, has not been sampled yet, or its host is offline), and the tags (sorted by name)
-# and web-UI link attached to its key. The detail route uses it too.
+# and web-UI link attached to its key, and its last update check (null: never checked). The
+# detail route uses it too.
 CONTAINER_WITH_METRICS = {
     "allOf": [
         Container,
@@ -73,8 +75,9 @@ CONTAINER_WITH_METRICS = {
                 "metrics": ContainerMetrics | None,
                 "tags": list[Tag],
                 "web_url": {"type": ["string", "null"], "description": "http(s) web-UI link"},
+                "update": UpdateCheck | None,
             },
-            "required": ["metrics", "tags", "web_url"],
+            "required": ["metrics", "tags", "web_url", "update"],
         },
     ]
 }

@@ -82,6 +82,16 @@ SECTIONS: tuple[Section, ...] = (
                   minimum=1, maximum=1440, unit="minutes",
                   help="... within this many minutes is a restart loop."),
     )),
+    Section(id="updates", title="Container updates", fields=(
+        FormField(key="update_check_cron", label="Check for updates", kind="text", maximum=100,
+                  help="When every container is checked for a newer image: a cron expression "
+                       "in the default time zone (0 4 * * * is daily at 04:00); empty never "
+                       "checks."),
+        FormField(key="update_grace_seconds", label="Update grace period", kind="number",
+                  minimum=0, maximum=600, unit="seconds",
+                  help="An updated container must keep running (and turn healthy, when it has "
+                       "a healthcheck) this long, else the old one is restored."),
+    )),
 )
 
 
