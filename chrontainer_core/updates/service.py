@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,13 +33,13 @@ from ..models import BulkTarget, Container, Operation
 from ..notify.models import EVENTS, Notification, NotificationEvent
 from ..operations import OperationHandle, OperationManager
 from ..pulls import PullProgress
-from ..scheduling.cron import next_fire, parse_cron
 from ..serialize import to_jsonable
 from ..store.tables import utc_now
 from ..tasks import cancel_and_wait
 from .apply import ContainerUpdater
 from .detect import UpdateChecker
 from .models import JournalEntry, UpdateCheck, UpdateOutcome, UpdateState
+from .schedule import SystemCheckSchedule
 from .selfid import read_own_container_ids
 from .store import CheckStore, UpdateJournal
 
@@ -129,14 +128,15 @@ class UpdateService:
         self._checks_store = checks
         self._journal = journal
         self._emit = emit
-        self._check_cron = check_cron
+        # The system schedule checking every container (daemon mode).
+        self.schedule = (SystemCheckSchedule(self._scheduled_check, check_cron)
+                         if check_cron is not None else None)
         self._checks: dict[tuple[str, str], UpdateCheck] = {}
         self._json: dict[tuple[str, str], dict[str, Any]] = {}
         self._notified: dict[tuple[str, str], str | None] = {}
         self._running: set[tuple[str, str]] = set()
         self.own_container_ids: frozenset[str] = frozenset()
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake = asyncio.Event()
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -148,19 +148,25 @@ class UpdateService:
         # Tiny /proc reads, once: off the loop all the same (DESIGN §3).
         self.own_container_ids = await asyncio.to_thread(read_own_container_ids)
         self._tasks.append(asyncio.create_task(self._recover_all(), name="updates:recover"))
-        if self._check_cron is not None:
-            self._tasks.append(asyncio.create_task(self._daily(), name="updates:schedule"))
+        if self.schedule is not None:
+            self.schedule.start()
 
     async def stop_background(self) -> None:
         """Stop the system schedule and recovery (running update operations belong to the
         operation manager, stopped by the runtime)."""
+        if self.schedule is not None:
+            await self.schedule.stop()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             await cancel_and_wait(task)
 
     def wake(self) -> None:
         """Re-read the system schedule now (its setting changed)."""
-        self._wake.set()
+        if self.schedule is not None:
+            self.schedule.wake()
+
+    async def _scheduled_check(self) -> None:
+        await self.check(actor=Actor.system())
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -444,28 +450,6 @@ class UpdateService:
             pending = left
             if pending:
                 await asyncio.sleep(RECOVERY_RETRY)
-
-    async def _daily(self) -> None:
-        """The system schedule: check every container when ``update_check_cron`` fires."""
-        assert self._check_cron is not None
-        while True:
-            cron, zone = self._check_cron()
-            delay = None
-            if cron:
-                try:
-                    now = utc_now()
-                    delay = (next_fire(parse_cron(cron), zone, now) - now).total_seconds()
-                except ChrontainerError as err:
-                    log.error("update check schedule %r: %s", cron, err.message)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._wake.wait()
-                continue  # woken: the setting changed, plan again
-            try:
-                await self.check(actor=Actor.system())
-            except ChrontainerError as err:
-                log.warning("scheduled update check failed: %s", err.message)
 
 
 def _describe(summary: CheckSummary) -> str:
