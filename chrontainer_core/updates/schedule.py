@@ -96,10 +96,10 @@ class SystemCheckSchedule:
 
     async def _wait(self, seconds: float | None) -> None:
         """Sleep ``seconds`` (None: until woken), or less when woken."""
-        waker = asyncio.ensure_future(self._wake.wait())
+        waker: asyncio.Future[object] = asyncio.ensure_future(self._wake.wait())
         pending = {waker}
         if seconds is not None:
-            pending.add(asyncio.ensure_future(self._sleep(seconds)))
+            pending.add(asyncio.ensure_future(_awaited(self._sleep(seconds))))
         try:
             await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -107,3 +107,8 @@ class SystemCheckSchedule:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+async def _awaited(awaitable: Awaitable[None]) -> object:
+    await awaitable
+    return None
