@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,15 @@ import pytest
 from chrontainer_core import Chrontainer
 from chrontainer_core.errors import Conflict, RegistryUnreachable, UpdateFailed
 from chrontainer_core.models import BulkTarget
+from chrontainer_core.scheduling.jobs import (
+    RunResult,
+    Schedule,
+    ScheduleAction,
+    Target,
+    TargetKind,
+    Trigger,
+    TriggerKind,
+)
 from chrontainer_core.updates.models import JournalStatus, UpdateState
 
 from ..images import build
@@ -246,5 +256,31 @@ async def test_stopped_container_is_updated_and_stays_stopped(
         assert after["Id"] == outcome.container_id and not after["State"]["Running"]
         assert after["Config"]["Cmd"] == ["sleep", "60"]
         assert await named(local_engine, name) == [name]
+    finally:
+        await docker(local_engine, "rm", "-f", name, check=False)
+
+
+async def test_a_schedule_updates_its_container_by_key(
+        daemon: Chrontainer, local_engine: Engine, plain_registry: TestRegistry) -> None:
+    repo = unique("sched")
+    ref = await publish(local_engine, plain_registry, repo, "v1", 'CMD ["sleep", "3600"]')
+    name = await run_from(local_engine, ref, "--network", "none")
+    try:
+        await publish(local_engine, plain_registry, repo, "v1", 'CMD ["sleep", "1800"]')
+        await wait_for(lambda: any(c.name == name for c in
+                                   daemon.hosts.get(local_engine.slug).containers()))
+        assert daemon.schedules is not None
+        schedule = await daemon.schedules.create(Schedule(
+            id=0, name="update it", enabled=True, action=ScheduleAction.UPDATE,
+            target=Target(kind=TargetKind.CONTAINER, host=local_engine.slug, key=name),
+            trigger=Trigger(kind=TriggerKind.ONCE, at=datetime.now(UTC) + timedelta(days=1))))
+        run = await daemon.schedules.run_now(schedule.id)
+        run = await daemon.schedules.wait_run(run.id, 120)
+        assert run.result is RunResult.OK, run.error
+        assert run.detail is not None and run.detail.startswith(f"updated {name} to ")
+        after = await inspect(local_engine, name)
+        assert after["Config"]["Cmd"] == ["sleep", "1800"] and after["State"]["Running"]
+        entries, _ = await daemon.audit.list(action="container.update")
+        assert entries[0].actor.kind.value == "schedule" and entries[0].error is None
     finally:
         await docker(local_engine, "rm", "-f", name, check=False)
