@@ -28,6 +28,7 @@ from .api import (
     settings,
     tags,
     totp,
+    updates,
     users,
     webhooks,
 )
@@ -56,8 +57,8 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
     for module in (health, auth, totp, users, apikeys, hosts, containers, images, operations,
-                   tags, events, activity, schedules, webhooks, notifications, registries,
-                   settings, openapi):
+                   updates, tags, events, activity, schedules, webhooks, notifications,
+                   registries, settings, openapi):
         module.routes.register(app)
     events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)

@@ -32,6 +32,7 @@ from chrontainer_core.bus import (
     MetricsSampled,
     OperationChanged,
     RunChanged,
+    UpdateStatusChanged,
 )
 from chrontainer_core.errors import NotFound
 from chrontainer_core.eventlog import EventFilter, EventLog
@@ -44,6 +45,7 @@ from chrontainer_core.models import (
     Operation,
 )
 from chrontainer_core.serialize import to_jsonable
+from chrontainer_core.updates.models import UpdateCheck
 from chrontainer_core.validate import Slug
 from chrontainer_server.auth.apikeys import KeyScope
 
@@ -68,6 +70,7 @@ TOPICS: Final = (
     MetricsSampled.topic,
     RunChanged.topic,
     OperationChanged.topic,
+    UpdateStatusChanged.topic,
 )
 _ASKABLE: Final = (*TOPICS, Lagged.topic)
 # Common proxies close a response idle for 30 to 60 s.
@@ -156,6 +159,9 @@ MESSAGES: Final = {
             "items": {"type": "object", "additionalProperties": ContainerMetrics},
         })),
         _message(OperationChanged.topic, Operation),
+        _message(UpdateStatusChanged.topic, _object({
+            "host": STRING, "key": STRING, "check": UpdateCheck | None,
+        })),
         _message(Lagged.topic, _object({"dropped": {"type": "integer", "minimum": 0}})),
     ]
 }
@@ -318,8 +324,8 @@ def _encoder(request: web.Request) -> Encoder:
         if key_scope is not None:
             if isinstance(ev, HostChanged) and not key_scope.allows_host(ev.host.slug):
                 return None
-            if isinstance(ev, ContainerMetaChanged) and not key_scope.allows_container(
-                    ev.host, ev.key):
+            if isinstance(ev, ContainerMetaChanged | UpdateStatusChanged) and not (
+                    key_scope.allows_container(ev.host, ev.key)):
                 return None
             if isinstance(ev, ContainerRenamed) and not (
                     key_scope.allows_container(ev.host, ev.old_key)

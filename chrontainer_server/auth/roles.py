@@ -138,6 +138,13 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", V1 + "/operations"): V,
     ("GET", V1 + "/operations/{id}"): V,
     ("POST", V1 + "/operations/{id}/cancel"): OP,
+    # container updates: what the checks found and the journal for everyone; checking now and
+    # updating (a long operation each) for operators
+    ("GET", V1 + "/updates"): V,
+    ("POST", V1 + "/updates/check"): OP,
+    ("GET", V1 + "/updates/history"): V,
+    ("POST", V1 + "/containers/update"): OP,
+    ("POST", _C + "/update"): OP,
     # tags and web-UI links: container metadata, managed by those who manage containers
     ("GET", V1 + "/tags"): V,
     ("POST", V1 + "/tags"): OP,

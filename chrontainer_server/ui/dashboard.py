@@ -30,6 +30,7 @@ from chrontainer_core.containers import ContainerListing
 from chrontainer_core.errors import ChrontainerError, NotFound
 from chrontainer_core.models import ContainerMeta, ContainerState, HostStatus, Tag
 from chrontainer_core.tag_rules import Colour
+from chrontainer_core.updates.models import UpdateCheck
 
 from ..api.context import core, scope
 from ..api.redact import hides_env_values
@@ -79,6 +80,11 @@ def _meta(request: web.Request, c: Container) -> ContainerMeta:
     service = core(request).tags
     return service.meta(c.host, c.key) if service is not None else ContainerMeta(
         host=c.host, key=c.key)
+
+
+def _update(request: web.Request, c: Container) -> UpdateCheck | None:
+    """The container's last update check (kept in memory by the core)."""
+    return core(request).updates.status(c.host, c.key)
 
 
 def _ink(colour: str) -> str:
@@ -145,7 +151,8 @@ def _list_context(
         meta = _meta(request, c)
         if query.matches(c, meta):
             rows.append(make_row(c, metrics=metrics, meta=meta, group=group_key(c, query.group),
-                                 address=addresses[c.host], now=now))
+                                 address=addresses[c.host], now=now,
+                                 update=_update(request, c)))
     rows.sort(key=lambda r: (r.c.name.lower(), r.c.host))
     tags = _tags(request)
     return {
@@ -202,7 +209,8 @@ async def row_fragment(request: web.Request) -> web.StreamResponse:
     state = core(request).hosts.get(c.host).state()
     row = make_row(c, metrics=core(request).containers.latest_metrics(c), meta=meta,
                    group=group_key(c, query.group),
-                   address=engine_address(state, request.url.host or "localhost"))
+                   address=engine_address(state, request.url.host or "localhost"),
+                   update=_update(request, c))
     response = render(request, "containers_row.html", {"row": row, **_roles(request)})
     response.headers["Cache-Control"] = NO_STORE
     return response
@@ -226,7 +234,7 @@ async def details_fragment(request: web.Request) -> web.StreamResponse:
         hide_values=hide, health=health, health_error=health_error, meta=meta,
         all_tags=_tags(request),
         ports=port_links(c, engine_address(state, request.url.host or "localhost")),
-        web_url=safe_web_url(meta.web_url),
+        web_url=safe_web_url(meta.web_url), update=_update(request, c),
     )
     response = render(request, "containers_details.html", {"d": view, **_roles(request)})
     response.headers["Cache-Control"] = NO_STORE

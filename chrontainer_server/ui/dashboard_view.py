@@ -21,6 +21,7 @@ from chrontainer_core import Container, ContainerMetrics, ContainerState
 from chrontainer_core.containers import ContainerFilter
 from chrontainer_core.models import ContainerMeta, HostState, Tag
 from chrontainer_core.tag_rules import WebUrl
+from chrontainer_core.updates.models import UpdateCheck, UpdateState
 
 __all__ = [
     "ACTIONS_BY_STATE",
@@ -43,6 +44,7 @@ __all__ = [
     "safe_web_url",
     "search_text",
     "size",
+    "update_note",
 ]
 
 GROUPINGS: Final = ("host", "project")
@@ -168,6 +170,12 @@ class Row:
     actions: bool
     search: str
     web_url: str | None
+    update: UpdateCheck | None = None
+
+    @property
+    def update_available(self) -> bool:
+        """The last check found a newer image: the row shows the update badge."""
+        return self.update is not None and self.update.state is UpdateState.AVAILABLE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +264,7 @@ def make_row(
     group: str,
     address: str,
     now: datetime | None = None,
+    update: UpdateCheck | None = None,
 ) -> Row:
     """Everything the row template needs, computed once."""
     running = c.state is ContainerState.RUNNING
@@ -278,7 +287,28 @@ def make_row(
         actions=not c.stale and bool(ACTIONS_BY_STATE.get(c.state)),
         search=search_text(c),
         web_url=safe_web_url(meta.web_url),
+        update=update,
     )
+
+
+# What a check found, for people; never an alarm: only "available" gets the row's badge.
+_UPDATE_NOTES: Final = {
+    UpdateState.UP_TO_DATE: "up to date",
+    UpdateState.AVAILABLE: "a newer image is published",
+    UpdateState.PINNED: "pinned to a digest: never updated",
+    UpdateState.LOCAL: "a local image: no registry to check",
+    UpdateState.ERROR: "could not check",
+}
+
+
+def update_note(check: UpdateCheck | None) -> str:
+    """One line on a container's last update check (``not checked yet`` without one)."""
+    if check is None:
+        return "not checked yet"
+    note = _UPDATE_NOTES[check.state]
+    if check.state is UpdateState.ERROR and check.error:
+        note = f"{note}: {check.error}"
+    return note
 
 
 def group_key(c: Container, grouping: str) -> str:
@@ -363,3 +393,9 @@ class DetailsView:
     all_tags: list[Tag]
     ports: tuple[PortLink, ...]
     web_url: str | None
+    update: UpdateCheck | None = None
+
+    @property
+    def update_note(self) -> str:
+        """What the last update check found, for people."""
+        return update_note(self.update)

@@ -34,13 +34,16 @@ def test_defaults() -> None:
     assert (s.instance_name, s.session_idle_timeout_minutes, s.require_2fa,
             s.audit_retention_days, s.metrics_retention_days, s.events_keep,
             s.default_timezone, s.run_history_days, s.schedules_paused,
-            s.notify_throttle_minutes, s.restart_loop_count, s.restart_loop_minutes) == (
-                "Chrontainer", 720, False, 90, 7, 10_000, "UTC", 30, False, 10, 5, 10)
+            s.notify_throttle_minutes, s.restart_loop_count, s.restart_loop_minutes,
+            s.update_check_cron, s.update_grace_seconds) == (
+                "Chrontainer", 720, False, 90, 7, 10_000, "UTC", 30, False, 10, 5, 10,
+                "0 4 * * *", 15)
     assert SETTING_KEYS == ("instance_name", "session_idle_timeout_minutes", "require_2fa",
                             "audit_retention_days", "metrics_retention_days", "events_keep",
                             "default_timezone", "run_history_days", "schedules_paused",
                             "notify_throttle_minutes", "restart_loop_count",
-                            "restart_loop_minutes")
+                            "restart_loop_minutes", "update_check_cron",
+                            "update_grace_seconds")
 
 
 @pytest.mark.parametrize(
@@ -59,6 +62,10 @@ def test_defaults() -> None:
         ({"default_timezone": "America/Argentina/Buenos_Aires"},
          {"default_timezone": "America/Argentina/Buenos_Aires"}),
         ({"events_keep": 100}, {"events_keep": 100}),
+        ({"update_check_cron": " 30  3 * * 1-5 ", "update_grace_seconds": 0},
+         {"update_check_cron": "30 3 * * 1-5", "update_grace_seconds": 0}),
+        ({"update_check_cron": "", "update_grace_seconds": 600},
+         {"update_check_cron": "", "update_grace_seconds": 600}),
     ],
 )
 def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) -> None:
@@ -94,6 +101,11 @@ def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) 
         ({"notify_throttle_minutes": -1}, "notify_throttle_minutes"),
         ({"restart_loop_count": 1}, "restart_loop_count"),
         ({"restart_loop_minutes": 0}, "restart_loop_minutes"),
+        ({"update_check_cron": "every day"}, "update_check_cron"),
+        ({"update_check_cron": "61 4 * * *"}, "update_check_cron"),
+        ({"update_check_cron": 4}, "update_check_cron"),
+        ({"update_grace_seconds": 601}, "update_grace_seconds"),
+        ({"update_grace_seconds": -1}, "update_grace_seconds"),
     ],
 )
 def test_invalid_changes_name_the_field(changes: dict[str, object], field: str) -> None:

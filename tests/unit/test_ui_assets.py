@@ -70,14 +70,16 @@ def test_parse_form_types_and_read_only() -> None:
         {"instance_name": "Lab", "session_idle_timeout_minutes": " 60 ",
          "audit_retention_days": "abc", "metrics_retention_days": "30", "events_keep": "500",
          "default_timezone": "Europe/Berlin", "run_history_days": "14",
-         "notify_throttle_minutes": "0", "restart_loop_count": "3", "restart_loop_minutes": "5"},
+         "notify_throttle_minutes": "0", "restart_loop_count": "3", "restart_loop_minutes": "5",
+         "update_check_cron": "0 3 * * 1", "update_grace_seconds": "30"},
         read_only=("require_2fa",),
     )
     assert changes == {"instance_name": "Lab", "session_idle_timeout_minutes": 60,
                        "metrics_retention_days": 30, "events_keep": 500,
                        "default_timezone": "Europe/Berlin", "run_history_days": 14,
                        "schedules_paused": False, "notify_throttle_minutes": 0,
-                       "restart_loop_count": 3, "restart_loop_minutes": 5}
+                       "restart_loop_count": 3, "restart_loop_minutes": 5,
+                       "update_check_cron": "0 3 * * 1", "update_grace_seconds": 30}
     assert errors == {"audit_retention_days": "must be a whole number"}
     changes, _ = parse_form({}, read_only=())
     assert changes["require_2fa"] is False  # an unchecked box is not posted

@@ -3,6 +3,7 @@
 // search, row details on expand, the shared actions menu and dialogs, multi-select with bulk
 // actions, and tag management. Listeners are delegated to <main>, so they survive swaps.
 import { api, notice, size } from "./api.js";
+import { containerUpdates } from "./container_updates.js";
 import { ask } from "./dialogs.js";
 import { filterForm } from "./filter_form.js";
 import { subscribe } from "./live.js";
@@ -371,7 +372,7 @@ function confirmAction(title, text, label) {
   document.getElementById("confirm-text").textContent = text;
   const ok = document.getElementById("confirm-ok");
   ok.textContent = label;
-  ok.classList.toggle("danger", label !== "Restart");
+  ok.classList.toggle("danger", label !== "Restart" && label !== "Update");
   return ask(document.getElementById("confirm-dialog"));
 }
 
@@ -454,6 +455,10 @@ async function runBulk(action) {
   if (!rows.length) {
     return;
   }
+  if (action === "update") {
+    await updates.bulk(rows); // long operations: their results follow the event stream
+    return;
+  }
   let extra = {};
   const many = `${rows.length} container${rows.length === 1 ? "" : "s"}`;
   if (action === "stop" || action === "kill") {
@@ -480,6 +485,13 @@ async function runBulk(action) {
   for (const row of rows) {
     refreshRow(row.dataset.host, refOf(row));
   }
+}
+
+/** Fill the bulk results panel with `title` and the result items `lis`, and show it. */
+function showResultItems(title, lis) {
+  document.getElementById("bulk-items").replaceChildren(...lis);
+  document.getElementById("bulk-result-title").textContent = title;
+  document.getElementById("bulk-result").hidden = false;
 }
 
 function showResults(action, items, rows) {
@@ -565,6 +577,16 @@ async function changeTags(change, done) {
   reloadOpenDetails();
 }
 
+// -- updates ------------------------------------------------------------------------------------
+
+const updates = containerUpdates({
+  dialog: document.getElementById("update-dialog"), // absent for viewers
+  status,
+  refOf,
+  confirm: confirmAction,
+  showResults: showResultItems,
+});
+
 // -- wiring -------------------------------------------------------------------------------------
 
 main.addEventListener("click", (event) => {
@@ -581,6 +603,11 @@ main.addEventListener("click", (event) => {
     const acting = target.closest("tr.row");
     closeMenu(true);
     runAction(acting, target.dataset.act);
+  } else if (target.id === "menu-update" && row) {
+    closeMenu(true);
+    updates.open(row);
+  } else if (target.id === "check-updates") {
+    updates.check(target);
   } else if (target.id === "menu-schedule" && row) {
     // The schedule form, pre-filled for this container: Save is the only click left.
     const query = new URLSearchParams({ host: row.dataset.host, key: row.dataset.key });
@@ -648,6 +675,15 @@ subscribe("container.changed", (data) => {
     return;
   }
   refreshRow(data.host, data.id);
+});
+
+// A check's result changed: the row's badge (and the details' note) follow.
+subscribe("update.status", (data) => {
+  for (const row of region.querySelectorAll("tr.row")) {
+    if (row.dataset.host === data.host && row.dataset.key === data.key) {
+      refreshRow(row.dataset.host, refOf(row));
+    }
+  }
 });
 
 subscribe("container.meta", (data) => {
