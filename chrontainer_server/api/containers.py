@@ -31,9 +31,8 @@ from chrontainer_core.models import Tag
 from chrontainer_core.serialize import format_datetime, to_jsonable
 from chrontainer_core.updates.models import UpdateCheck
 from chrontainer_core.validate import Slug
-from chrontainer_server.auth.errors import Forbidden
 
-from .context import actor, core, scope
+from .context import actor, core, require_targets_in_scope, scope
 from .redact import hides_env_values, redact_container, redact_inspect
 from .spec import (
     JSON,
@@ -164,26 +163,6 @@ async def _listing(request: web.Request, flt: ContainerFilter) -> web.StreamResp
     )
 
 
-async def _check_bulk_scope(request: web.Request, targets: list[BulkTarget]) -> None:
-    """A scoped API key may act only on its containers: refuse the whole request otherwise."""
-    key_scope = scope(request)
-    if key_scope is None:
-        return
-    service = core(request).containers
-    for t in targets:
-        if key_scope.allows_whole_host(t.host):
-            continue
-        allowed = False
-        if key_scope.allows_host(t.host):
-            try:
-                found = await service.get(t.host, t.ref)
-            except ChrontainerError:
-                found = None  # unknown or ambiguous: refused, never guessed at
-            allowed = found is not None and key_scope.allows_container(t.host, found.key)
-        if not allowed:
-            raise Forbidden(f"this API key is not scoped to '{t.host}/{t.ref}'")
-
-
 def _filter(query: dict[str, Any], host: str | None = None) -> ContainerFilter:
     state = query.get("state")
     return ContainerFilter(
@@ -257,7 +236,7 @@ async def bulk_action(request: web.Request, *, body: dict[str, Any]) -> web.Stre
     """One action on many containers; each item reports its own result."""
     params = {k: body[k] for k in ("timeout", "signal", "force", "volumes") if k in body}
     targets = [BulkTarget(host=t["host"], ref=t["ref"]) for t in body["targets"]]
-    await _check_bulk_scope(request, targets)
+    await require_targets_in_scope(request, targets)
     items = await core(request).containers.bulk(
         body["action"], targets, actor=actor(request), **params
     )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from aiohttp import web
 
-from chrontainer_core import Actor, Chrontainer
+from chrontainer_core import Actor, BulkTarget, Chrontainer
+from chrontainer_core.errors import ChrontainerError
 from chrontainer_server.auth.apikeys import KeyScope
+from chrontainer_server.auth.errors import Forbidden
 from chrontainer_server.auth.principal import actor_of, principal_of
 
 CORE: Final = web.AppKey("chrontainer_core", Chrontainer)
@@ -27,3 +30,28 @@ def scope(request: web.Request) -> KeyScope | None:
     """The API-key scope limiting this request; None when unscoped (sessions, unscoped keys)."""
     principal = principal_of(request)
     return principal.scope if principal is not None else None
+
+
+async def require_targets_in_scope(request: web.Request, targets: Iterable[BulkTarget]) -> None:
+    """A scoped API key may name only its containers: refuse the whole request otherwise
+    (bulk actions and updates name their targets in the body, out of the middleware's sight).
+
+    Raises:
+        Forbidden: A target outside the key's scope (or unknown, which is never guessed at).
+    """
+    key_scope = scope(request)
+    if key_scope is None:
+        return
+    containers = core(request).containers
+    for t in targets:
+        if key_scope.allows_whole_host(t.host):
+            continue
+        allowed = False
+        if key_scope.allows_host(t.host):
+            try:
+                found = await containers.get(t.host, t.ref)
+            except ChrontainerError:
+                found = None  # unknown or ambiguous: refused, never guessed at
+            allowed = found is not None and key_scope.allows_container(t.host, found.key)
+        if not allowed:
+            raise Forbidden(f"this API key is not scoped to '{t.host}/{t.ref}'")

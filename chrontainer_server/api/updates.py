@@ -16,14 +16,13 @@ check covers every container of every host, which no scoped key may ask for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 import voluptuous as vol
 from aiohttp import web
 
 from chrontainer_core import BulkTarget
-from chrontainer_core.errors import ChrontainerError, InvalidInput
+from chrontainer_core.errors import InvalidInput
 from chrontainer_core.models import Operation, OperationStatus
 from chrontainer_core.updates.models import JournalEntry, UpdateCheck, UpdateState
 from chrontainer_core.updates.service import BulkUpdateItem
@@ -31,7 +30,7 @@ from chrontainer_core.validate import Slug
 from chrontainer_server.auth.apikeys import KeyScope
 from chrontainer_server.auth.errors import Forbidden
 
-from .context import actor, core, scope
+from .context import actor, core, require_targets_in_scope, scope
 from .spec import ApiRoutes, ListOf, json_response, list_response
 
 __all__ = ["routes"]
@@ -90,26 +89,6 @@ def _known_host(request: web.Request, host: str | None) -> None:
         core(request).hosts.get(host)  # raises NotFound
 
 
-async def _check_targets_scope(request: web.Request, targets: Sequence[BulkTarget]) -> None:
-    """A scoped API key may name only its containers: refuse the whole request otherwise."""
-    key_scope = scope(request)
-    if key_scope is None:
-        return
-    containers = core(request).containers
-    for t in targets:
-        if key_scope.allows_whole_host(t.host):
-            continue
-        allowed = False
-        if key_scope.allows_host(t.host):
-            try:
-                found = await containers.get(t.host, t.ref)
-            except ChrontainerError:
-                found = None  # unknown or ambiguous: refused, never guessed at
-            allowed = found is not None and key_scope.allows_container(t.host, found.key)
-        if not allowed:
-            raise Forbidden(f"this API key is not scoped to '{t.host}/{t.ref}'")
-
-
 def _targets(body: dict[str, Any]) -> list[BulkTarget] | None:
     raw = body.get("targets")
     return None if raw is None else [BulkTarget(host=t["host"], ref=t["ref"]) for t in raw]
@@ -157,7 +136,7 @@ async def check_updates(request: web.Request, *, body: dict[str, Any],
             raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
     _known_host(request, host)
     if targets is not None:
-        await _check_targets_scope(request, targets)
+        await require_targets_in_scope(request, targets)
     op = await core(request).updates.start_check(host=host, targets=targets,
                                                  actor=actor(request))
     return await _waited(request, op, query["wait"])
@@ -186,7 +165,7 @@ async def update_containers(request: web.Request, *,
     """Start the update of several containers; each item has its operation, or why it was
     refused (``error``: code, message, details)."""
     targets = _targets(body) or []
-    await _check_targets_scope(request, targets)
+    await require_targets_in_scope(request, targets)
     items = await core(request).updates.start_many(targets, actor=actor(request))
     return json_response({"items": items}, status=202)
 
