@@ -87,11 +87,13 @@ def throttled(last_sent_at: datetime | None, now: datetime, window: timedelta) -
 def notification_of(delivery: Delivery) -> Notification:
     """The notification a delivery carries, as the channel sends it.
 
-    The queue stores the subject, not host and container apart; for container and host events
-    the subject is ``host/key`` or ``host`` (see :class:`Notification`), so they are recovered.
+    The queue stores the subject, not host and container apart; for container and update
+    events the subject is ``host/key``, for host events ``host`` (see :class:`Notification`),
+    so they are recovered.
     """
     host = container = None
-    if delivery.event.value.startswith("container.") and "/" in delivery.subject:
+    if (delivery.event.value.startswith(("container.", "update."))
+            and "/" in delivery.subject):
         host, container = delivery.subject.split("/", 1)
     elif delivery.event.value.startswith("host."):
         host = delivery.subject
