@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 UPDATE_KIND: Final = "container.update"
 CHECK_KIND: Final = "update.check"
 ALL_HOSTS: Final = "*"
+# Journal rows read at once when a history is filtered by container.
+HISTORY_SCAN: Final = 500
 # How long recovery waits for a host of an interrupted update before trying again.
 RECOVERY_RETRY: Final = 30.0
 
@@ -183,10 +185,27 @@ class UpdateService:
         """:meth:`status` as JSON, prebuilt (shared: never mutate)."""
         return self._json.get((host, key))
 
-    async def history(self, *, host: str | None = None, limit: int = 50,
-                      offset: int = 0) -> tuple[builtins.list[JournalEntry], int]:
-        """Updates, newest first, and how many there are."""
-        return await self._journal.page(host=host, limit=limit, offset=offset)
+    async def history(self, *, host: str | None = None, limit: int = 50, offset: int = 0,
+                      visible: Callable[[str, str], bool] | None = None,
+                      ) -> tuple[builtins.list[JournalEntry], int]:
+        """Updates, newest first, and how many there are.
+
+        Args:
+            host: Only this host's.
+            limit / offset: The page.
+            visible: Only updates of the containers ``visible(host, key)`` allows (a scoped
+                API key's); the journal is then read whole, in pages.
+        """
+        if visible is None:
+            return await self._journal.page(host=host, limit=limit, offset=offset)
+        mine: builtins.list[JournalEntry] = []
+        start = 0
+        while True:
+            page, total = await self._journal.page(host=host, limit=HISTORY_SCAN, offset=start)
+            mine += [e for e in page if visible(e.host, e.key)]
+            start += len(page)
+            if not page or start >= total:
+                return mine[offset:offset + limit], len(mine)
 
     # -- checking --------------------------------------------------------------------------------
 
@@ -202,9 +221,7 @@ class UpdateService:
         containers = await self._select(host, targets)
         async with self._audit.track(actor, "update.check", host or ALL_HOSTS):
             found = await self._checker.check(containers)
-        labels = {(c.host, c.key): c.labels for c in containers}
-        for check in found.checks:
-            await self._record(check, labels.get((check.host, check.key)))
+        await self._record(found.checks, {(c.host, c.key): c.labels for c in containers})
         summary = _summary(found.checks, found.registry_requests)
         log.info("update check (%s): %d containers, %d updates available, %d errors, "
                  "%d registry requests", host or "all hosts", summary.checked,
@@ -240,21 +257,28 @@ class UpdateService:
         listing = await self._containers.list(ContainerFilter(host=host))
         return [c for c in listing.items if not c.stale and not is_transient(c.name)]
 
-    async def _record(self, check: UpdateCheck, labels: Mapping[str, str] | None) -> None:
-        """Keep a check, publish a change, announce a newly published image once."""
-        key = (check.host, check.key)
-        notified = self._notified.get(key)
-        announce = (check.state is UpdateState.AVAILABLE and check.remote_digest is not None
-                    and check.remote_digest != notified)
-        if announce:
-            notified = check.remote_digest
-        await self._checks_store.save(check, notified_digest=notified)
-        self._remember(check, notified, publish=True)
-        if announce:
+    async def _record(self, checks: Sequence[UpdateCheck],
+                      labels: Mapping[tuple[str, str], Mapping[str, str]]) -> None:
+        """Keep checks (one transaction), publish changes, announce newly published images
+        once each."""
+        rows: list[tuple[UpdateCheck, str | None]] = []
+        announce: list[UpdateCheck] = []
+        for check in checks:
+            notified = self._notified.get((check.host, check.key))
+            if (check.state is UpdateState.AVAILABLE and check.remote_digest is not None
+                    and check.remote_digest != notified):
+                notified = check.remote_digest
+                announce.append(check)
+            rows.append((check, notified))
+        await self._checks_store.save(rows)
+        for check, notified in rows:
+            self._remember(check, notified, publish=True)
+        for check in announce:
             await self._notify(NotificationEvent.UPDATE_AVAILABLE, check.host, check.key,
                                f"update available for {check.key} on {check.host}",
                                f"a newer {check.image} is published "
-                               f"({(check.remote_digest or '')[:19]})", labels)
+                               f"({(check.remote_digest or '')[:19]})",
+                               labels.get((check.host, check.key)))
 
     def _remember(self, check: UpdateCheck, notified: str | None, *, publish: bool) -> None:
         key = (check.host, check.key)
@@ -406,8 +430,7 @@ class UpdateService:
             log.info("host %s: could not re-check %s after its update: %s", c.host, c.name,
                      err.message)
             return
-        for check in found.checks:
-            await self._record(check, c.labels)
+        await self._record(found.checks, {(c.host, c.key): c.labels})
 
     async def _notify(self, event: NotificationEvent, host: str, key: str, title: str,
                       message: str, labels: Mapping[str, str] | None) -> None:

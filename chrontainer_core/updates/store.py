@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -44,25 +45,33 @@ class CheckStore:
             rows = await session.scalars(select(UpdateCheckRow))
             return [(_check(r), r.notified_digest) for r in rows]
 
-    async def save(self, check: UpdateCheck, *, notified_digest: str | None) -> None:
-        """Insert or replace the check of ``check.host``/``check.key``."""
+    async def save(self, checks: Sequence[tuple[UpdateCheck, str | None]]) -> None:
+        """Insert or replace the checks (each with its announced digest), in one transaction:
+        a pass over 200 containers is one commit, not 200."""
         if self._db is None:
-            self._memory[(check.host, check.key)] = (check, notified_digest)
+            for check, notified in checks:
+                self._memory[(check.host, check.key)] = (check, notified)
+            return
+        if not checks:
             return
         async with self._db.session() as session:
-            row = await session.scalar(select(UpdateCheckRow).where(
-                UpdateCheckRow.host == check.host, UpdateCheckRow.container_key == check.key))
-            if row is None:
-                row = UpdateCheckRow(host=check.host, container_key=check.key)
-                session.add(row)
-            row.image = check.image
-            row.state = check.state.value
-            row.local_digest = check.local_digest
-            row.remote_digest = check.remote_digest
-            row.error = check.error
-            row.error_code = check.error_code
-            row.checked_at = check.checked_at
-            row.notified_digest = notified_digest
+            hosts = {check.host for check, _ in checks}
+            rows = {(r.host, r.container_key): r for r in await session.scalars(
+                select(UpdateCheckRow).where(UpdateCheckRow.host.in_(hosts)))}
+            for check, notified in checks:
+                row = rows.get((check.host, check.key))
+                if row is None:
+                    row = rows[(check.host, check.key)] = UpdateCheckRow(
+                        host=check.host, container_key=check.key)
+                    session.add(row)
+                row.image = check.image
+                row.state = check.state.value
+                row.local_digest = check.local_digest
+                row.remote_digest = check.remote_digest
+                row.error = check.error
+                row.error_code = check.error_code
+                row.checked_at = check.checked_at
+                row.notified_digest = notified
 
 
 _JOURNAL_FIELDS = ("host", "name", "image", "old_id", "old_image_id", "new_id", "new_image_id",

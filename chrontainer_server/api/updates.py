@@ -42,7 +42,6 @@ MAX_CHECK_WAIT: Final = 120
 MAX_UPDATE_WAIT: Final = 300
 MAX_HISTORY: Final = 500
 # A scoped key's history is filtered here, so the journal is read in pages of this size.
-_HISTORY_PAGE: Final = 500
 
 REF = vol.All(str, vol.Length(min=1, max=512))
 TARGETS = vol.All(
@@ -170,21 +169,6 @@ async def update_containers(request: web.Request, *,
     return json_response({"items": items}, status=202)
 
 
-async def _scoped_history(request: web.Request, key_scope: KeyScope, host: str | None,
-                          limit: int, offset: int) -> tuple[list[JournalEntry], int]:
-    """The journal filtered to a scoped key's containers, then paged."""
-    service = core(request).updates
-    mine: list[JournalEntry] = []
-    start = 0
-    while True:
-        page, total = await service.history(host=host, limit=_HISTORY_PAGE, offset=start)
-        mine += [e for e in page if key_scope.allows_container(e.host, e.key)]
-        start += len(page)
-        if not page or start >= total:
-            break
-    return mine[offset:offset + limit], len(mine)
-
-
 @routes.get("/updates/history", query=HISTORY_QUERY, response=ListOf(JournalEntry),
             errors=(403, 404))
 async def update_history(request: web.Request, *, query: dict[str, Any]) -> web.StreamResponse:
@@ -192,11 +176,9 @@ async def update_history(request: web.Request, *, query: dict[str, Any]) -> web.
     host, limit, offset = query.get("host"), query["limit"], query["offset"]
     _known_host(request, host)
     key_scope = scope(request)
-    if key_scope is None:
-        items, total = await core(request).updates.history(host=host, limit=limit,
-                                                           offset=offset)
-    else:
-        if host is not None and not key_scope.allows_host(host):
-            raise Forbidden(f"this API key is not scoped to host '{host}'")
-        items, total = await _scoped_history(request, key_scope, host, limit, offset)
+    if key_scope is not None and host is not None and not key_scope.allows_host(host):
+        raise Forbidden(f"this API key is not scoped to host '{host}'")
+    items, total = await core(request).updates.history(
+        host=host, limit=limit, offset=offset,
+        visible=key_scope.allows_container if key_scope is not None else None)
     return list_response(items, total=total)

@@ -215,6 +215,7 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/containers/{host}/{ref}/top"): V,
     ("GET", "/images"): V,
     ("GET", "/images/{host}/{ref}"): V,
+    ("GET", "/updates"): V,
     # server-rendered fragments the pages fetch (a row after a change, details on expand)
     ("GET", "/fragments/containers/{host}/{ref}/row"): V,
     ("GET", "/fragments/containers/{host}/{ref}/details"): V,

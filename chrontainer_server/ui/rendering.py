@@ -39,6 +39,7 @@ class NavItem:
 NAV: Final = (
     NavItem("/containers", "Containers"),
     NavItem("/images", "Images"),
+    NavItem("/updates", "Updates"),
     NavItem("/schedules", "Schedules"),
     NavItem("/webhooks", "Webhooks"),
     NavItem("/activity", "Activity"),

@@ -50,6 +50,7 @@ from ..auth.principal import principal_of
 from ..auth.roles import Role
 from ..middlewares import status_for
 from .rendering import render
+from .update_pages import system_context
 
 __all__ = [
     "COMMON_ZONES",
@@ -196,7 +197,7 @@ async def list_page(request: web.Request) -> web.StreamResponse:
     context = {
         "views": views, "operate": may_operate(request),
         "paused": paused is not None and paused.current.schedules_paused,
-        **PAGE_HELPERS,
+        **PAGE_HELPERS, **system_context(request),
     }
     return render(request, "schedules.html", context)
 

@@ -6,8 +6,9 @@ server-side and work without JavaScript; scripts only enhance. The Content-Secur
 bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` modules.
 
 Routes (see :func:`setup`): ``/`` (redirects), ``/settings`` (GET and POST), the containers
-dashboard of :mod:`.dashboard`, the images pages of :mod:`.image_pages`, the container pages
-(logs, inspect, processes) of :mod:`.container_pages`, the hosts and events pages of
+dashboard of :mod:`.dashboard`, the images pages of :mod:`.image_pages`, the updates page of
+:mod:`.update_pages`, the container pages (logs, inspect, processes) of
+:mod:`.container_pages`, the hosts and events pages of
 :mod:`.hosts_events`, the schedules pages of :mod:`.schedule_pages`, the webhooks page of
 :mod:`.webhook_pages`, the activity page of :mod:`.activity`, the notifications pages of
 :mod:`.notification_pages`, the account pages of :mod:`.accounts` (``/login``, ``/setup``,
@@ -39,6 +40,7 @@ from . import (
     notification_pages,
     registry_pages,
     schedule_pages,
+    update_pages,
     webhook_pages,
 )
 from .assets import STATIC_PREFIX, Assets
@@ -68,6 +70,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/settings", save_settings)
     dashboard.setup(app)
     image_pages.setup(app)
+    update_pages.setup(app)
     container_pages.setup(app)
     hosts_events.setup(app)
     schedule_pages.setup(app)
