@@ -11,6 +11,7 @@ import pytest
 from chrontainer_core import Chrontainer, HostSpec
 
 from .live import Engine, TcpProxy, engines, remove_made_containers, sweep, wait_synced
+from .registry import remove_registry_images
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +35,7 @@ async def clean_engines(local_engine: Engine, remote_engine: Engine) -> AsyncIte
     for e in (local_engine, remote_engine):
         if not keep:
             await sweep(e)
+            await remove_registry_images(e)  # an interrupted earlier session's
     yield
     for e in (local_engine, remote_engine):
         if not keep:
@@ -42,9 +44,14 @@ async def clean_engines(local_engine: Engine, remote_engine: Engine) -> AsyncIte
 
 @pytest.fixture(scope="module", autouse=True)
 async def remove_module_containers() -> AsyncIterator[None]:
-    """Remove the containers a test module made with run_container once the module ends."""
+    """Remove the containers a test module made with run_container once the module ends, and
+    the images it pulled from the test registries (update tests leave old versions behind:
+    they would count in other modules' image prunes and disk charts)."""
     yield
     await remove_made_containers()
+    if "CHRONTAINER_TEST_LOCAL" in os.environ:
+        for engine in engines():
+            await remove_registry_images(engine)
 
 
 @pytest.fixture

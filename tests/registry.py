@@ -390,3 +390,16 @@ async def build_random_image(engine: Engine, tag: str, *, layers: int = 2,
         if proc.returncode != 0:
             raise AssertionError(f"docker build failed: {err.decode().strip()}")
     return out.decode().strip().splitlines()[-1]
+
+
+async def remove_registry_images(engine: Engine) -> None:
+    """Untag every labelled image pulled from a test registry (``127.0.0.1:PORT/...``) that no
+    container uses, then prune the labelled images left dangling (an image replaced under its
+    tag by a newer version)."""
+    out = await docker(engine, "images", "--filter", f"label={TEST_LABEL}=1", "--format",
+                       "{{.Repository}}:{{.Tag}}", check=False)
+    refs = [r for r in out.split() if r.startswith("127.0.0.1:") and not r.endswith(":<none>")]
+    if refs:
+        await docker(engine, "rmi", *refs, check=False)  # in-use ones refuse and stay
+    await docker(engine, "image", "prune", "-f", "--filter", f"label={TEST_LABEL}=1",
+                 check=False)

@@ -32,17 +32,16 @@ UPDATE_EVENTS = (NotificationEvent.UPDATE_AVAILABLE, NotificationEvent.UPDATE_AP
 
 
 async def route_updates(daemon: Chrontainer, receiver: HttpReceiver, *,
-                        grace: int | None = None) -> None:
-    """A webhook channel to ``receiver``, the four update events routed to it, no throttle."""
+                        grace: int = 1) -> None:
+    """A webhook channel to ``receiver``, the four update events routed to it, no throttle,
+    and a short grace period (an update without a healthcheck waits all of it)."""
     notifications, settings = daemon.notifications, daemon.settings
     assert notifications is not None and settings is not None
     channel = await notifications.create_channel(
         "update receiver", WebhookConfig(url=receiver.url + "/hook"))
     await notifications.set_routes({event: [channel.id] for event in UPDATE_EVENTS})
-    changes: dict[str, object] = {"notify_throttle_minutes": 0}
-    if grace is not None:
-        changes["update_grace_seconds"] = grace
-    await settings.update(changes)
+    await settings.update({"notify_throttle_minutes": 0, "update_grace_seconds": grace,
+                           "update_check_cron": ""})
 
 
 def received(receiver: HttpReceiver, event: NotificationEvent,

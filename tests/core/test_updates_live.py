@@ -35,6 +35,15 @@ from ..registry import TestRegistry
 pytestmark = pytest.mark.usefixtures("clean_engines")
 
 
+@pytest.fixture
+async def daemon(daemon: Chrontainer) -> Chrontainer:
+    """The daemon of tests/conftest.py with a 1 s grace period (an update of a container
+    without a healthcheck waits all of it) and no scheduled check during a test."""
+    assert daemon.settings is not None
+    await daemon.settings.update({"update_grace_seconds": 1, "update_check_cron": ""})
+    return daemon
+
+
 async def publish(engine: Engine, registry: TestRegistry, repo: str, tag: str,
                   *steps: str) -> str:
     """Build an image FROM the test image with ``steps`` and push it as ``repo:tag``."""
@@ -282,5 +291,31 @@ async def test_a_schedule_updates_its_container_by_key(
         assert after["Config"]["Cmd"] == ["sleep", "1800"] and after["State"]["Running"]
         entries, _ = await daemon.audit.list(action="container.update")
         assert entries[0].actor.kind.value == "schedule" and entries[0].error is None
+    finally:
+        await docker(local_engine, "rm", "-f", name, check=False)
+
+
+async def test_check_results_survive_a_restart_by_container_key(
+        daemon_config: Any, local_engine: Engine, plain_registry: TestRegistry,
+        clean_engines: None) -> None:
+    repo = unique("persist")
+    ref = await publish(local_engine, plain_registry, repo, "v1", 'CMD ["sleep", "3600"]')
+    name = await run_from(local_engine, ref, "--network", "none")
+    try:
+        await publish(local_engine, plain_registry, repo, "v1", 'CMD ["sleep", "60"]')
+        async with Chrontainer.from_config(daemon_config) as first:
+            await wait_for(lambda: any(c.name == name for c in
+                                       first.hosts.get(local_engine.slug).containers()))
+            await first.updates.check(targets=[BulkTarget(host=local_engine.slug, ref=name)])
+            checked = first.updates.status(local_engine.slug, name)
+            assert checked is not None and checked.state is UpdateState.AVAILABLE
+        async with Chrontainer.from_config(daemon_config) as second:
+            again = second.updates.status(local_engine.slug, name)
+            assert again == checked  # loaded from the database, not checked again
+            await wait_for(lambda: any(c.name == name for c in
+                                       second.hosts.get(local_engine.slug).containers()))
+            listing = await second.containers.list()
+            item = next(doc for doc in listing.items_json if doc["name"] == name)
+            assert item["update"]["state"] == "available"
     finally:
         await docker(local_engine, "rm", "-f", name, check=False)

@@ -37,7 +37,7 @@ async def test_get_and_patch(api: TestClient) -> None:
         "require_2fa": False, "audit_retention_days": 90, "metrics_retention_days": 7,
         "events_keep": 10_000, "default_timezone": "UTC", "run_history_days": 30,
         "schedules_paused": False, "notify_throttle_minutes": 10, "restart_loop_count": 5,
-        "restart_loop_minutes": 10,
+        "restart_loop_minutes": 10, "update_check_cron": "0 4 * * *", "update_grace_seconds": 15,
     }
     assert body["read_only"] == []
     props = body["schema"]["properties"]
@@ -63,6 +63,8 @@ async def test_patch_errors(api: TestClient) -> None:
     assert err["details"]["field"] == "audit_retention_days"
     err = await error_of(await api.patch(URL, json={"metrics_retention_days": 14}), 400)
     assert err["details"]["field"] == "metrics_retention_days"
+    err = await error_of(await api.patch(URL, json={"update_check_cron": "0 25 * * *"}), 400)
+    assert err["details"]["field"] == "update_check_cron"
     err = await error_of(await api.patch(URL, json={"require_2fa": "yes"}), 400)
     assert err["details"]["field"] == "require_2fa"
     await error_of(await api.patch(URL, json={}), 400)
