@@ -10,6 +10,7 @@ import pytest
 
 from chrontainer_core import Chrontainer, HostSpec
 
+from . import registry
 from .live import Engine, TcpProxy, engines, remove_made_containers, sweep, wait_synced
 from .registry import remove_registry_images
 
@@ -49,7 +50,7 @@ async def remove_module_containers() -> AsyncIterator[None]:
     they would count in other modules' image prunes and disk charts)."""
     yield
     await remove_made_containers()
-    if "CHRONTAINER_TEST_LOCAL" in os.environ:
+    if registry.pushed:
         for engine in engines():
             await remove_registry_images(engine)
 
@@ -72,7 +73,8 @@ async def library(
 def daemon_config(tmp_path, local_engine: Engine, remote_engine: Engine):  # type: ignore[no-untyped-def]
     """A daemon config on a fresh SQLite file in tmp_path, with both engines as hosts."""
     from chrontainer_core.config import Config
-    from chrontainer_core.store import migrate
+
+    from .dbtemplate import migrated
 
     config = Config(
         data_dir=tmp_path,
@@ -82,7 +84,7 @@ def daemon_config(tmp_path, local_engine: Engine, remote_engine: Engine):  # typ
         ),
         host_poll_interval=0.2,
     )
-    migrate.upgrade(config.database_url)
+    migrated(config.database_url)
     return config
 
 

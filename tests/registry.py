@@ -62,6 +62,9 @@ from cryptography.x509.oid import NameOID
 from .live import TEST_LABEL, Engine, docker, free_port, test_image
 
 REGISTRY_BINARY = "docker-registry"
+# Whether a test pushed to a test registry since the last remove_registry_images (modules that
+# never do skip the cleanup: it costs a few docker calls).
+pushed = False
 TOKEN_SERVICE = "chrontainer-test-registry"
 TOKEN_ISSUER = "chrontainer-test-issuer"
 USERNAME = "alice"
@@ -242,6 +245,8 @@ class TestRegistry:
         stays). Returns the pushed reference.
         """
         reference = self.ref(repo, tag)
+        global pushed
+        pushed = True  # the module's end removes what was pulled from here (conftest.py)
         with tempfile.TemporaryDirectory(prefix="ct-docker-config-") as config:
             if self.username is not None:
                 await _docker_stdin(engine, (self.password or "").encode(), "--config", config,
@@ -396,6 +401,8 @@ async def remove_registry_images(engine: Engine) -> None:
     """Untag every labelled image pulled from a test registry (``127.0.0.1:PORT/...``) that no
     container uses, then prune the labelled images left dangling (an image replaced under its
     tag by a newer version)."""
+    global pushed
+    pushed = False
     out = await docker(engine, "images", "--filter", f"label={TEST_LABEL}=1", "--format",
                        "{{.Repository}}:{{.Tag}}", check=False)
     refs = [r for r in out.split() if r.startswith("127.0.0.1:") and not r.endswith(":<none>")]

@@ -12,6 +12,7 @@ from chrontainer_core.bus import ContainerRenamed
 from chrontainer_core.config import Config
 from chrontainer_core.store.hosts import HostRepository
 
+from ..dbtemplate import migrated
 from ..live import Engine, docker, run_container, unique, wait_for
 
 pytestmark = pytest.mark.live
@@ -102,10 +103,8 @@ async def test_offline_host_marks_containers_stale(daemon: Chrontainer) -> None:
 
 
 async def test_first_start_adds_local_host(tmp_path, local_engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    from chrontainer_core.store import migrate
-
     config = Config(data_dir=tmp_path, default_docker_url=local_engine.url)
-    await asyncio.to_thread(migrate.upgrade, config.database_url)
+    migrated(config.database_url)
     async with Chrontainer.from_config(config) as ch:
         assert [h.slug for h in ch.hosts.states()] == ["local"]
         assert await ch.hosts.get("local").wait_synced(15)

@@ -6,7 +6,6 @@ off, so Chrontainer provably sees those changes only through the resync after re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,9 +13,9 @@ import pytest
 
 from chrontainer_core import Chrontainer, HostSpec, HostStatus
 from chrontainer_core.config import Config
-from chrontainer_core.store import migrate
 
 from .. import live
+from ..dbtemplate import migrated
 from ..engines import DedicatedEngine, reap_stale
 from ..live import docker, run_container, wait_for
 
@@ -55,7 +54,7 @@ async def test_engine_restart_goes_offline_and_resyncs(
         hosts=(HostSpec(slug="dedicated", name="Dedicated", url=engine.url),),
         host_poll_interval=0.2,
     )
-    await asyncio.to_thread(migrate.upgrade, config.database_url)
+    migrated(config.database_url)
     _, kept = await run_container(engine.control, start=False)
     _, doomed = await run_container(engine.control, start=False)
 

@@ -43,9 +43,9 @@ from chrontainer_core.notify.service import NotificationService
 from chrontainer_core.notify.store import SECRETS_UNREADABLE, NotificationStore
 from chrontainer_core.secrets import SecretBox
 from chrontainer_core.settings import Settings
-from chrontainer_core.store import migrate
 from chrontainer_core.store.db import Database
 
+from ..dbtemplate import migrated
 from ..notify_receivers import HttpReceiver
 from ..vclock import VirtualClock, eventually
 from .test_store import sqlite_url
@@ -99,7 +99,7 @@ class Rig:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "chrontainer.db"
-    migrate.upgrade(sqlite_url(path))
+    migrated(sqlite_url(path))
     return path
 
 

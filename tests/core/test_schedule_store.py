@@ -24,9 +24,9 @@ from chrontainer_core.scheduling.jobs import (
     TriggerKind,
 )
 from chrontainer_core.scheduling.store import ScheduleStore
-from chrontainer_core.store import migrate
 from chrontainer_core.store.db import Database
 
+from ..dbtemplate import migrated
 from .test_store import sqlite_url
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -49,7 +49,7 @@ def nightly(**changes: object) -> Schedule:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = sqlite_url(tmp_path / "chrontainer.db")
-    migrate.upgrade(url)
+    migrated(url)
     return url
 
 

@@ -36,9 +36,9 @@ from chrontainer_core.scheduling.runs import INTERRUPTED, RunExecutor
 from chrontainer_core.scheduling.scheduler import Scheduler
 from chrontainer_core.scheduling.service import ScheduleService
 from chrontainer_core.scheduling.store import ScheduleStore
-from chrontainer_core.store import migrate
 from chrontainer_core.store.db import Database
 
+from ..dbtemplate import migrated
 from ..vclock import VirtualClock, eventually
 from .test_store import sqlite_url
 
@@ -92,7 +92,7 @@ def make_rig(db_url: str, clock: VirtualClock, *, paused: Callable[[], bool] = l
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = sqlite_url(tmp_path / "chrontainer.db")
-    migrate.upgrade(url)
+    migrated(url)
     return url
 
 

@@ -6,7 +6,6 @@ The engine, its CA and the certificates are made for the session (fixtures ``tls
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import ssl
 import stat
@@ -18,8 +17,8 @@ from chrontainer_core import Chrontainer, HostSpec, HostStatus, HostTLS, HostUnr
 from chrontainer_core.config import Config, load_config
 from chrontainer_core.docker.host import DockerHost
 from chrontainer_core.secrets import SECRET_KEY_FILE
-from chrontainer_core.store import migrate
 
+from ..dbtemplate import migrated
 from ..engines import DedicatedEngine
 from ..live import wait_for
 from ..pki import Pki
@@ -47,7 +46,7 @@ def make_config(data_dir: Path, secret_key: str | None = None) -> Config:
 
 @pytest.fixture
 async def data_dir(tmp_path: Path) -> Path:
-    await asyncio.to_thread(migrate.upgrade, make_config(tmp_path).database_url)
+    migrated(make_config(tmp_path).database_url)
     return tmp_path
 
 

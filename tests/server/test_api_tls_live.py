@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -13,11 +12,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from chrontainer_core.config import Config
-from chrontainer_core.store import migrate
 from chrontainer_server.api.context import CORE
 from chrontainer_server.app import create_app
 
 from ..accounts import admin_api_key, bearer
+from ..dbtemplate import migrated
 from ..engines import DedicatedEngine
 from ..live import wait_for
 from ..pki import Pki
@@ -44,7 +43,7 @@ def assert_no_pem(text: str, pki: Pki) -> None:
 async def serve(data_dir: Path, secret_key: str) -> AsyncIterator[TestClient]:
     config = Config(data_dir=data_dir, secret_key=secret_key, host_poll_interval=0.2,
                     default_docker_url="tcp://127.0.0.1:9")
-    await asyncio.to_thread(migrate.upgrade, config.database_url)
+    migrated(config.database_url)
     headers = bearer(await admin_api_key(config.database_url))
     async with TestClient(TestServer(create_app(config)), headers=headers) as client:
         yield client

@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from chrontainer_core.config import Config
-from chrontainer_core.store import migrate
 from chrontainer_server.app import create_app
+
+from ..dbtemplate import migrated
 
 pytestmark = pytest.mark.live
 
@@ -35,7 +36,7 @@ async def test_user_and_apikey_commands_reach_a_running_server(
 ) -> None:
     env = {"CHRONTAINER_DATA_DIR": str(tmp_path)}
     config = Config(data_dir=tmp_path, default_docker_url="tcp://127.0.0.1:9")
-    await asyncio.to_thread(migrate.upgrade, config.database_url)
+    migrated(config.database_url)
     async with TestClient(TestServer(create_app(config))) as client:
         # the server runs while the CLI writes to its database
         code, out, err = await chrontainer("user", "add", "Bob", "--role", "operator",

@@ -55,12 +55,12 @@ from schemathesis.specs.openapi.checks import (
 
 from chrontainer_core import Chrontainer, HostSpec
 from chrontainer_core.config import Config
-from chrontainer_core.store import migrate
 from chrontainer_server.api.context import CORE
 from chrontainer_server.api.openapi import document_for
 from chrontainer_server.app import create_app
 
 from ..accounts import admin_api_key, bearer
+from ..dbtemplate import migrated
 from ..live import Engine, run_container, unique, wait_for, wait_synced
 
 pytestmark = pytest.mark.live
@@ -175,7 +175,7 @@ def fuzz_server(
                     for e in (local_engine, remote_engine)),
         host_poll_interval=0.2,
     )
-    migrate.upgrade(config.database_url)
+    migrated(config.database_url)
     server = _ServerThread(config)
     server.start()
     try:

@@ -14,6 +14,8 @@ from chrontainer_server.auth.principal import client_ip, is_https
 from chrontainer_server.auth.ratelimit import LoginThrottle
 from chrontainer_server.auth.roles import Role
 
+from ..dbtemplate import migrated
+
 
 class Clock:
     def __init__(self) -> None:
@@ -112,13 +114,12 @@ async def test_concurrent_demotions_never_leave_no_admin(tmp_path, monkeypatch) 
     import asyncio
 
     from chrontainer_core.errors import Conflict
-    from chrontainer_core.store import migrate
     from chrontainer_core.store.db import Database
     from chrontainer_server.auth.passwords import Passwords
     from chrontainer_server.auth.users import UserRepository
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'u.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    migrated(url)
     db = Database(url)
     try:
         # Cheap hashing parameters: this test is about the admin guard, not argon2.

@@ -21,9 +21,10 @@ from chrontainer_core.errors import InvalidInput
 from chrontainer_core.eventlog import EventFilter, EventLog
 from chrontainer_core.models import DockerEvent, DockerObjectType
 from chrontainer_core.settings import SettingsService
-from chrontainer_core.store import Database, migrate
+from chrontainer_core.store import Database
 from chrontainer_core.store.tables import DockerEventRow
 
+from ..dbtemplate import migrated
 from ..live import wait_for
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -157,7 +158,7 @@ async def test_watcher_publishes_each_event_once_across_reconnects() -> None:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'chrontainer.db'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    migrated(url)
     database = Database(url)
     yield database
     await database.close()

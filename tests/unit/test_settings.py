@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -22,9 +21,10 @@ from chrontainer_core.settings import (
     SettingsService,
     validate_changes,
 )
-from chrontainer_core.store import migrate
 from chrontainer_core.store.db import Database
 from chrontainer_core.store.tables import SettingRow
+
+from ..dbtemplate import migrated
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -164,8 +164,7 @@ def test_config_settings_errors(tmp_path: Path, text: str, path: str) -> None:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'settings.db'}"
-    # migrate runs its own event loop: keep it off this one.
-    await asyncio.to_thread(migrate.upgrade, url)
+    migrated(url)
     database = Database(url)
     yield database
     await database.close()

@@ -15,13 +15,15 @@ from chrontainer_core.audit import DbAuditTrail, LogAuditTrail
 from chrontainer_core.errors import Conflict
 from chrontainer_core.retention import AuditRetention
 from chrontainer_core.secrets import SecretBox
-from chrontainer_core.store import Database, migrate
+from chrontainer_core.store import Database
 from chrontainer_core.store.tables import UserRow
 from chrontainer_server.auth.errors import InvalidSecondFactor
 from chrontainer_server.auth.passwords import Passwords
 from chrontainer_server.auth.roles import Role
 from chrontainer_server.auth.totp import TotpStore, accepted_step, recovery_code_hash
 from chrontainer_server.auth.users import UserRepository
+
+from ..dbtemplate import migrated
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)  # a step boundary: 1767268800 / 30
@@ -75,7 +77,7 @@ def test_recovery_code_hash_ignores_case_spaces_and_dashes() -> None:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'chrontainer.db'}"
-    migrate.upgrade(url)  # alembic runs its own loop: outside the test's
+    migrated(url)
     return url
 
 

@@ -43,11 +43,11 @@ from chrontainer_core.scheduling.webhooks import (
     parse_cidrs,
     token_prefix,
 )
-from chrontainer_core.store import migrate
 from chrontainer_core.store.db import Database
 from chrontainer_server.accesslog import REDACTED, RedactingAccessLogger, redact
 
 from ..core.test_store import sqlite_url
+from ..dbtemplate import migrated
 from ..vclock import VirtualClock
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -199,7 +199,7 @@ class Rig:
 def db_path(tmp_path: Path) -> Path:
     # Synchronous: migrations run their own event loop, before the test's starts.
     path = tmp_path / "chrontainer.db"
-    migrate.upgrade(sqlite_url(path))
+    migrated(sqlite_url(path))
     return path
 
 
