@@ -21,11 +21,14 @@ _template: Path | None = None
 
 def migrated(database_url: str) -> None:
     """Create the SQLite database of ``database_url`` at the schema's head (a copy of the
-    session's template)."""
+    session's template); like ``migrate.upgrade``, leave one that exists alone (a test
+    restarting a server on its data, which an earlier call made at the head)."""
     global _template
     if not database_url.startswith(_PREFIX):
         raise ValueError(f"not a SQLite URL: {database_url}")
     target = Path(database_url.removeprefix(_PREFIX))
+    if target.exists():
+        return
     if _template is None:
         path = Path(tempfile.mkdtemp(prefix="ct-db-template-")) / "template.db"
         # In a thread of its own: alembic runs an event loop, and callers may be inside one.

@@ -29,7 +29,7 @@ from ..containers import ContainerFilter, ContainerService
 from ..errors import ChrontainerError, Conflict, HostUnreachable, UpdateFailed
 from ..hosts import HostManager
 from ..identity import is_transient
-from ..models import BulkTarget, Container, Operation
+from ..models import BulkTarget, Container, HostStatus, Operation
 from ..notify.models import EVENTS, Notification, NotificationEvent
 from ..operations import OperationHandle, OperationManager
 from ..pulls import PullProgress
@@ -222,6 +222,8 @@ class UpdateService:
         async with self._audit.track(actor, "update.check", host or ALL_HOSTS):
             found = await self._checker.check(containers)
         await self._record(found.checks, {(c.host, c.key): c.labels for c in containers})
+        if not targets:
+            await self._forget_gone(host, containers)
         summary = _summary(found.checks, found.registry_requests)
         log.info("update check (%s): %d containers, %d updates available, %d errors, "
                  "%d registry requests", host or "all hosts", summary.checked,
@@ -279,6 +281,24 @@ class UpdateService:
                                f"a newer {check.image} is published "
                                f"({(check.remote_digest or '')[:19]})",
                                labels.get((check.host, check.key)))
+
+    async def _forget_gone(self, host: str | None,
+                           containers: Sequence[Container]) -> None:
+        """After a check of whole hosts, drop the results of keys none of their containers
+        has any more (removed containers), on hosts that are online (an offline host's
+        containers were not looked at)."""
+        online = {s.slug for s in self._hosts.states()
+                  if s.status is HostStatus.ONLINE and (host is None or s.slug == host)}
+        present = {(c.host, c.key) for c in containers}
+        gone = [pair for pair in self._checks if pair[0] in online and pair not in present]
+        if not gone:
+            return
+        await self._checks_store.forget(gone)
+        for pair in gone:
+            self._checks.pop(pair, None)
+            self._json.pop(pair, None)
+            self._notified.pop(pair, None)
+            self._bus.publish(UpdateStatusChanged(host=pair[0], key=pair[1], check=None))
 
     def _remember(self, check: UpdateCheck, notified: str | None, *, publish: bool) -> None:
         key = (check.host, check.key)

@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ..store.db import Database
 from ..store.tables import UpdateCheckRow, UpdateJournalRow, utc_now
@@ -72,6 +72,20 @@ class CheckStore:
                 row.error_code = check.error_code
                 row.checked_at = check.checked_at
                 row.notified_digest = notified
+
+
+    async def forget(self, gone: Sequence[tuple[str, str]]) -> None:
+        """Drop the checks of these (host, key) pairs (their containers are gone)."""
+        if self._db is None:
+            for pair in gone:
+                self._memory.pop(pair, None)
+            return
+        if not gone:
+            return
+        async with self._db.session() as session:
+            for host, key in gone:
+                await session.execute(delete(UpdateCheckRow).where(
+                    UpdateCheckRow.host == host, UpdateCheckRow.container_key == key))
 
 
 _JOURNAL_FIELDS = ("host", "name", "image", "old_id", "old_image_id", "new_id", "new_image_id",

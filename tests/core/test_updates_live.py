@@ -208,6 +208,14 @@ async def test_three_containers_on_one_image_make_one_registry_request(
         assert summary.checked == 3 and summary.up_to_date == 3
         assert summary.registry_requests == 1
         assert manifest_requests(plain_registry, repo) - before == 1
+
+        # A check of the whole host forgets the results of containers that are gone.
+        await docker(local_engine, "rm", "-f", names[0])
+        await wait_for(lambda: all(c.name != names[0] for c in
+                                   daemon.hosts.get(local_engine.slug).containers()))
+        await daemon.updates.check(host=local_engine.slug)
+        assert daemon.updates.status(local_engine.slug, names[0]) is None
+        assert all(daemon.updates.status(local_engine.slug, n) is not None for n in names[1:])
     finally:
         await docker(local_engine, "rm", "-f", *names, check=False)
 
