@@ -6,6 +6,7 @@
 import { api, el, notice, size } from "./api.js";
 import { ask } from "./dialogs.js";
 import { filterForm } from "./filter_form.js";
+import { fragmentRefresher } from "./fragment.js";
 import { subscribe } from "./live.js";
 import { rowMenu } from "./row_menu.js";
 import { rowSelection } from "./selection.js";
@@ -52,64 +53,26 @@ const { selected: selectedRows, update: updateBulk, restore: restorePicks } =
 
 // -- the list region ----------------------------------------------------------------------------
 
-let listRun = null;
-let listAgain = false;
-
-/** Re-fetch the list region (table and charts), keeping the selection; one fetch at a time. */
-async function refreshList() {
-  if (listRun) {
-    listAgain = true;
-    return listRun;
+/** Swap a fresh list region in, keeping the selection and the focused row. */
+function applyList(fresh) {
+  closeMenu(false);
+  const picked = new Set(selectedRows().map((r) => r.id));
+  const focusId = document.activeElement?.closest?.("tr.row")?.id;
+  region.replaceWith(fresh);
+  region = fresh;
+  restorePicks(picked);
+  if (focusId) {
+    document.getElementById(focusId)?.querySelector(".menu-button, a")?.focus();
   }
-  listRun = (async () => {
-    do {
-      listAgain = false;
-      let html;
-      try {
-        const response = await fetch(`/images${location.search}`, {
-          credentials: "same-origin", headers: { "X-Fragment": "list" },
-        });
-        if (response.redirected) {
-          throw new Error("your session has ended: reload the page to log in");
-        }
-        if (!response.ok) {
-          throw new Error(`the server answered ${response.status}`);
-        }
-        html = await response.text();
-      } catch (error) {
-        status(`Could not refresh the list: ${error.message}.`, "error");
-        return;
-      }
-      const template = document.createElement("template");
-      template.innerHTML = html;
-      const fresh = template.content.getElementById("list-region");
-      if (!fresh) {
-        return;
-      }
-      closeMenu(false);
-      const picked = new Set(selectedRows().map((r) => r.id));
-      const focusId = document.activeElement?.closest?.("tr.row")?.id;
-      region.replaceWith(fresh);
-      region = fresh;
-      restorePicks(picked);
-      if (focusId) {
-        document.getElementById(focusId)?.querySelector(".menu-button, a")?.focus();
-      }
-      updateBulk();
-    } while (listAgain);
-  })();
-  try {
-    await listRun;
-  } finally {
-    listRun = null;
-  }
+  updateBulk();
 }
 
-let debounce = null;
-function refreshSoon() {
-  clearTimeout(debounce);
-  debounce = setTimeout(refreshList, DEBOUNCE_MS);
-}
+/** Re-fetch the list region (table and charts); one fetch at a time. */
+const { refresh: refreshList, refreshSoon } = fragmentRefresher({
+  path: "/images", fragment: "list", id: "list-region", apply: applyList,
+  onError: (error) => status(`Could not refresh the list: ${error.message}.`, "error"),
+  debounceMs: DEBOUNCE_MS,
+});
 
 // -- delete, tag --------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 import { notice } from "./api.js";
 import { containerUpdates } from "./container_updates.js";
 import { ask } from "./dialogs.js";
+import { fragmentRefresher } from "./fragment.js";
 import { subscribe } from "./live.js";
 import { localTimes } from "./schedules_shared.js";
 
@@ -40,65 +41,30 @@ const updates = containerUpdates({
 
 // -- the sections -------------------------------------------------------------------------------
 
-let running = null;
-let again = false;
+/** Swap fresh sections in, keeping what the reader did: the "Other checks" disclosure and
+ * the focused control. */
+function applySections(fresh) {
+  const old = document.getElementById("update-sections");
+  if (!old) {
+    return;
+  }
+  fresh.querySelector("#others").open = old.querySelector("#others").open;
+  const focused = document.activeElement;
+  const focusRow = old.contains(focused) ? focused.closest("tr[id]")?.id : null;
+  const focusId = old.contains(focused) && focused.id ? focused.id : null;
+  localTimes(fresh);
+  old.replaceWith(fresh);
+  const target = focusId ? document.getElementById(focusId)
+    : focusRow ? document.getElementById(focusRow)?.querySelector("button, a") : null;
+  target?.focus();
+}
 
 /** Fetch the sections again (same history page) and swap them in; one fetch at a time. */
-async function refresh() {
-  if (running) {
-    again = true;
-    return running;
-  }
-  running = (async () => {
-    do {
-      again = false;
-      let html;
-      try {
-        const response = await fetch(`/updates${location.search}`, {
-          credentials: "same-origin", headers: { "X-Fragment": "sections" },
-        });
-        if (response.redirected) {
-          throw new Error("your session has ended: reload the page to log in");
-        }
-        if (!response.ok) {
-          throw new Error(`the server answered ${response.status}`);
-        }
-        html = await response.text();
-      } catch (error) {
-        status(`Could not refresh the page: ${error.message}.`, "error");
-        return;
-      }
-      const template = document.createElement("template");
-      template.innerHTML = html;
-      const fresh = template.content.getElementById("update-sections");
-      const old = document.getElementById("update-sections");
-      if (!fresh || !old) {
-        return;
-      }
-      // Keep what the reader did: the "Other checks" disclosure and the focused control.
-      fresh.querySelector("#others").open = old.querySelector("#others").open;
-      const focused = document.activeElement;
-      const focusRow = old.contains(focused) ? focused.closest("tr[id]")?.id : null;
-      const focusId = old.contains(focused) && focused.id ? focused.id : null;
-      localTimes(fresh);
-      old.replaceWith(fresh);
-      const target = focusId ? document.getElementById(focusId)
-        : focusRow ? document.getElementById(focusRow)?.querySelector("button, a") : null;
-      target?.focus();
-    } while (again);
-  })();
-  try {
-    await running;
-  } finally {
-    running = null;
-  }
-}
-
-let debounce = null;
-function refreshSoon() {
-  clearTimeout(debounce);
-  debounce = setTimeout(refresh, DEBOUNCE_MS);
-}
+const { refreshSoon } = fragmentRefresher({
+  path: "/updates", fragment: "sections", id: "update-sections", apply: applySections,
+  onError: (error) => status(`Could not refresh the page: ${error.message}.`, "error"),
+  debounceMs: DEBOUNCE_MS,
+});
 
 // -- wiring -------------------------------------------------------------------------------------
 
