@@ -10,7 +10,6 @@ Clock and sleep are injectable (DESIGN §3 "Time").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -105,8 +104,9 @@ class SystemCheckSchedule:
         finally:
             for task in pending:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            # gather, not a suppressed await per task: a cancellation of this task arriving
+            # here must propagate (suppressing it would keep the loop alive, and stop() hang).
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _awaited(awaitable: Awaitable[None]) -> object:
