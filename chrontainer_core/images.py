@@ -397,6 +397,10 @@ class ImageService:
 
     async def _remove(self, host: str, ref: str, *, force: bool) -> ImageRemoval:
         image, engine_ref, users = await self._resolve(host, ref)
+        if force:
+            # The cache may not have seen a start of a moment ago, and a forced removal of a
+            # tag the engine would then only untag (the image stays, in use): ask the engine.
+            users = await self._current(host, users)
         blocking = [c for c in users if c.state in _ACTIVE] if force else users
         if blocking:
             raise _used_by(ref, _names(blocking))
@@ -411,6 +415,21 @@ class ImageService:
                 raise _used_by(ref, names, err.message) from err
             raise Conflict(err.message, details={"containers": []}) from err
         return ImageRemoval(host=host, ref=ref, untagged=untagged, deleted=deleted)
+
+    async def _current(self, host: str, users: Sequence[Container]) -> builtins.list[Container]:
+        """``users`` as the engine sees them now (those it no longer knows are left out)."""
+        engine = self._hosts.get(host).host
+
+        async def fresh(c: Container) -> Container | None:
+            if c.state in _ACTIVE:
+                return c  # already blocks
+            try:
+                return await engine.inspect(c.id)
+            except NotFound:
+                return None
+
+        found = await asyncio.gather(*(fresh(c) for c in users))
+        return [c for c in found if c is not None]
 
     async def bulk_remove(self, targets: Sequence[tuple[str, str]], *, force: bool = False,
                           actor: Actor | None = None) -> builtins.list[BulkImageResult]:
