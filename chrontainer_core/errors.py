@@ -11,6 +11,7 @@ that turns these into HTTP status codes.
     ├── ConfigError            a configuration value is wrong (carries the path)
     ├── InstanceLocked         another daemon already holds the data directory / database
     ├── InvalidInput           bad input from a caller (carries ``field``)
+    │   └── TooLarge           an upload or archive is over its configured limit
     ├── NotFound               unknown host, container, ...
     ├── Conflict               the request cannot be done in the current state
     │   ├── AmbiguousRef       a ref matches several containers
@@ -76,6 +77,17 @@ class InvalidInput(ChrontainerError):
             merged["field"] = field
         super().__init__(message, details=merged)
         self.field = field
+
+
+class TooLarge(InvalidInput):
+    """An upload (or what it expands to) is over its configured limit; ``details["limit"]`` is
+    the limit in bytes. Nothing was changed."""
+
+    code = "too_large"
+
+    def __init__(self, message: str, *, limit: int, field: str | None = None) -> None:
+        super().__init__(message, field=field, details={"limit": limit})
+        self.limit = limit
 
 
 class NotFound(ChrontainerError):

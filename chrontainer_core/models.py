@@ -521,3 +521,70 @@ class Operation:
     error: str | None = None
     error_code: str | None = None  # the ChrontainerError code of a failure, "cancelled"
     result: dict[str, str] = field(default_factory=dict)  # e.g. {"image_id": ..., "digest": ...}
+
+
+# -- volumes and networks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Volume:
+    """One volume on one host, as the volumes list shows it."""
+
+    host: str
+    name: str
+    driver: str
+    mountpoint: str
+    created: datetime | None  # the engine omits it for some drivers
+    scope: str = "local"
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # the driver options it was made with
+    # Bytes used, from ``GET /system/df``; None when the engine does not know (other drivers,
+    # or the disk-use call failed or timed out: sizing walks every volume and can be slow).
+    size: int | None = None
+    containers: tuple[str, ...] = ()  # names of the containers (any state) mounting it
+    # True for a volume whose name the engine generated (64 hex): made by an image's VOLUME
+    # or ``-v /path`` without a name.
+    anonymous: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkSubnet:
+    """One IPAM pool of a network."""
+
+    subnet: str
+    gateway: str | None = None
+    ip_range: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkMember:
+    """A container attached to a network and its addresses there."""
+
+    container_id: str
+    name: str
+    ipv4_address: str | None = None  # without the prefix length ("172.20.0.5")
+    ipv6_address: str | None = None
+    mac_address: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Network:
+    """One network on one host, as the networks list shows it."""
+
+    host: str
+    id: str
+    name: str
+    driver: str
+    scope: str
+    created: datetime | None
+    internal: bool = False
+    attachable: bool = False
+    ipv6: bool = False
+    subnets: tuple[NetworkSubnet, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # driver options ("parent" for macvlan)
+    containers: tuple[NetworkMember, ...] = ()
+    # bridge, host and none (and the default nat/ingress of other platforms): they cannot be
+    # removed and ``host``/``none`` cannot be connected to.
+    predefined: bool = False

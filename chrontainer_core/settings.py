@@ -79,6 +79,10 @@ class Settings:
     restart_loop_minutes: int = 10
     update_check_cron: str = "0 4 * * *"
     update_grace_seconds: int = 15
+    # A volume restore's upload (the .tar.gz) and what it expands to: above either, 413 and
+    # nothing is written. Uploads are spooled to the data directory's temporary space first.
+    volume_restore_max_mb: int = 2048
+    volume_restore_max_expanded_mb: int = 8192
 
 
 SETTING_KEYS: Final = tuple(f.name for f in dataclasses.fields(Settings))
@@ -181,6 +185,8 @@ VALIDATORS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "restart_loop_minutes": _int_range(1, 1440, "minutes"),
     "update_check_cron": _CronOrOff(),
     "update_grace_seconds": _int_range(0, 600, "seconds"),
+    "volume_restore_max_mb": _int_range(1, 1_048_576, "MiB"),
+    "volume_restore_max_expanded_mb": _int_range(1, 4_194_304, "MiB"),
 }
 
 _DESCRIPTIONS: Final = {
@@ -201,6 +207,10 @@ _DESCRIPTIONS: Final = {
                          "default time zone; empty: never)",
     "update_grace_seconds": "how long an updated container must stay up (and turn healthy, "
                             "when it has a healthcheck) before the old one is removed (0 to 600)",
+    "volume_restore_max_mb": "largest volume backup (.tar.gz) a restore accepts, in MiB "
+                             "(1 to 1048576)",
+    "volume_restore_max_expanded_mb": "largest size a restored archive may expand to, in MiB "
+                                      "(1 to 4194304)",
 }
 
 # The keys under ``settings:`` in the config file (the loader forbids extra keys).

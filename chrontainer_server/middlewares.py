@@ -46,6 +46,7 @@ from chrontainer_core.errors import (
     RegistryError,
     RegistryUnreachable,
     SecretUnavailable,
+    TooLarge,
     UpdateFailed,
 )
 
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: Final[Mapping[type, int]] = {
     InvalidInput: 400,
+    TooLarge: 413,
     ConfigError: 400,
     Unauthenticated: 401,
     InvalidCredentials: 401,

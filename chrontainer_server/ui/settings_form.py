@@ -92,6 +92,16 @@ SECTIONS: tuple[Section, ...] = (
                   help="An updated container must keep running (and turn healthy, when it has "
                        "a healthcheck) this long, else the old one is restored."),
     )),
+    Section(id="volumes", title="Volume restore", fields=(
+        FormField(key="volume_restore_max_mb", label="Largest upload", kind="number",
+                  minimum=1, maximum=1_048_576, unit="MiB",
+                  help="A volume backup (.tar.gz) larger than this is refused before anything "
+                       "is written."),
+        FormField(key="volume_restore_max_expanded_mb", label="Largest expanded size",
+                  kind="number", minimum=1, maximum=4_194_304, unit="MiB",
+                  help="An archive that would expand to more than this is refused before "
+                       "anything is written."),
+    )),
 )
 
 

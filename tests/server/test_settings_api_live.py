@@ -38,6 +38,7 @@ async def test_get_and_patch(api: TestClient) -> None:
         "events_keep": 10_000, "default_timezone": "UTC", "run_history_days": 30,
         "schedules_paused": False, "notify_throttle_minutes": 10, "restart_loop_count": 5,
         "restart_loop_minutes": 10, "update_check_cron": "0 4 * * *", "update_grace_seconds": 15,
+        "volume_restore_max_mb": 2048, "volume_restore_max_expanded_mb": 8192,
     }
     assert body["read_only"] == []
     props = body["schema"]["properties"]

@@ -35,15 +35,17 @@ def test_defaults() -> None:
             s.audit_retention_days, s.metrics_retention_days, s.events_keep,
             s.default_timezone, s.run_history_days, s.schedules_paused,
             s.notify_throttle_minutes, s.restart_loop_count, s.restart_loop_minutes,
-            s.update_check_cron, s.update_grace_seconds) == (
+            s.update_check_cron, s.update_grace_seconds, s.volume_restore_max_mb,
+            s.volume_restore_max_expanded_mb) == (
                 "Chrontainer", 720, False, 90, 7, 10_000, "UTC", 30, False, 10, 5, 10,
-                "0 4 * * *", 15)
+                "0 4 * * *", 15, 2048, 8192)
     assert SETTING_KEYS == ("instance_name", "session_idle_timeout_minutes", "require_2fa",
                             "audit_retention_days", "metrics_retention_days", "events_keep",
                             "default_timezone", "run_history_days", "schedules_paused",
                             "notify_throttle_minutes", "restart_loop_count",
                             "restart_loop_minutes", "update_check_cron",
-                            "update_grace_seconds")
+                            "update_grace_seconds", "volume_restore_max_mb",
+                            "volume_restore_max_expanded_mb")
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,8 @@ def test_defaults() -> None:
          {"update_check_cron": "30 3 * * 1-5", "update_grace_seconds": 0}),
         ({"update_check_cron": "", "update_grace_seconds": 600},
          {"update_check_cron": "", "update_grace_seconds": 600}),
+        ({"volume_restore_max_mb": 1, "volume_restore_max_expanded_mb": 4_194_304},
+         {"volume_restore_max_mb": 1, "volume_restore_max_expanded_mb": 4_194_304}),
     ],
 )
 def test_valid_changes(changes: dict[str, object], expected: dict[str, object]) -> None:

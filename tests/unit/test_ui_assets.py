@@ -71,7 +71,8 @@ def test_parse_form_types_and_read_only() -> None:
          "audit_retention_days": "abc", "metrics_retention_days": "30", "events_keep": "500",
          "default_timezone": "Europe/Berlin", "run_history_days": "14",
          "notify_throttle_minutes": "0", "restart_loop_count": "3", "restart_loop_minutes": "5",
-         "update_check_cron": "0 3 * * 1", "update_grace_seconds": "30"},
+         "update_check_cron": "0 3 * * 1", "update_grace_seconds": "30",
+         "volume_restore_max_mb": "512", "volume_restore_max_expanded_mb": "1024"},
         read_only=("require_2fa",),
     )
     assert changes == {"instance_name": "Lab", "session_idle_timeout_minutes": 60,
@@ -79,7 +80,8 @@ def test_parse_form_types_and_read_only() -> None:
                        "default_timezone": "Europe/Berlin", "run_history_days": 14,
                        "schedules_paused": False, "notify_throttle_minutes": 0,
                        "restart_loop_count": 3, "restart_loop_minutes": 5,
-                       "update_check_cron": "0 3 * * 1", "update_grace_seconds": 30}
+                       "update_check_cron": "0 3 * * 1", "update_grace_seconds": 30,
+                       "volume_restore_max_mb": 512, "volume_restore_max_expanded_mb": 1024}
     assert errors == {"audit_retention_days": "must be a whole number"}
     changes, _ = parse_form({}, read_only=())
     assert changes["require_2fa"] is False  # an unchecked box is not posted
