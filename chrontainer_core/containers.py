@@ -29,6 +29,7 @@ from .errors import (
     NotFound,
 )
 from .hosts import HostManager
+from .identity import HELPER_LABEL
 from .models import (
     ActionResult,
     BulkItemResult,
@@ -210,6 +211,8 @@ class ContainerService:
             latest = self._metrics.host_metrics(w.slug) if self._metrics else {}
             latest_json = self._metrics.host_json(w.slug) if self._metrics else {}
             for c, doc in zip(w.containers(), w.container_json(), strict=True):
+                if HELPER_LABEL in c.labels:
+                    continue
                 if flt.matches(c) and (tagged is None or (c.host, c.key) in tagged):
                     # The cache learns of a pause or stop before the sampler's next round does.
                     running = c.state is ContainerState.RUNNING

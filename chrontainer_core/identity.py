@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from .models import Container
 
 ID_LABEL = "chrontainer.id"
+# Chrontainer's own short-lived helper containers (created, never started: the volume file
+# browser, backup and restore read and write through them) carry this label. They are no
+# user's containers: container lists leave them out.
+HELPER_LABEL = "chrontainer.helper"
 
 # During an update the new container is created, and the old one renamed, under a transient
 # name: "<name>-chrontainer-new-<8 hex>" / "-old-". Such a container is keyed by its own name

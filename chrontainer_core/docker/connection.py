@@ -31,7 +31,8 @@ from ..errors import (
     InvalidInput,
     NotFound,
 )
-from ..models import HostSpec
+from ..models import EngineVersion, HostSpec
+from . import parse
 from .tls import build_ssl_context, describe_tls_failure, https_url
 
 JSON = dict[str, Any]
@@ -204,3 +205,25 @@ class EngineConnection:
             if not body or "json" not in response.headers.get("Content-Type", ""):
                 return response.status, None
             return response.status, json.loads(body)
+
+    # -- engine ----------------------------------------------------------------------------
+
+    async def version(self) -> EngineVersion:
+        """``GET /version``; also a cheap liveness check."""
+        _, doc = await self._request("version", "version")
+        return parse.parse_version(doc)
+
+    async def api_version(self) -> tuple[int, int]:
+        """The API version negotiated with the engine, e.g. ``(1, 41)``."""
+        client = self._docker()
+        if client.api_version == "auto":
+            # aiodocker negotiates on its first request; make one if none happened yet.
+            await self.version()
+            client = self._docker()
+        return parse.parse_api_version(client.api_version)
+
+    async def _system_df(self) -> JSON:
+        _, doc = await self._request("disk usage", "system/df")
+        if not isinstance(doc, dict):
+            raise EngineError(f"host {self.slug}: disk usage returned no document")
+        return doc

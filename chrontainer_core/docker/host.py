@@ -33,7 +33,6 @@ from ..models import (
     Container,
     ContainerStats,
     DiskUsage,
-    EngineVersion,
     HostInfo,
     HubSearchResult,
     Image,
@@ -82,11 +81,6 @@ class DockerHost(VolumeCalls, NetworkCalls, ArchiveCalls, EngineConnection):
 
     # -- engine ---------------------------------------------------------------------------
 
-    async def version(self) -> EngineVersion:
-        """``GET /version``; also a cheap liveness check."""
-        _, doc = await self._request("version", "version")
-        return parse.parse_version(doc)
-
     async def info(self) -> HostInfo:
         """``GET /info``: the machine and engine behind this host."""
         _, doc = await self._request("info", "info")
@@ -97,12 +91,6 @@ class DockerHost(VolumeCalls, NetworkCalls, ArchiveCalls, EngineConnection):
         _, doc = await self._request("info", "info")
         if not isinstance(doc, dict):
             raise EngineError(f"host {self.slug}: info returned no document")
-        return doc
-
-    async def _system_df(self) -> JSON:
-        _, doc = await self._request("disk usage", "system/df")
-        if not isinstance(doc, dict):
-            raise EngineError(f"host {self.slug}: disk usage returned no document")
         return doc
 
     async def disk_usage(self) -> DiskUsage:
@@ -289,15 +277,6 @@ class DockerHost(VolumeCalls, NetworkCalls, ArchiveCalls, EngineConnection):
             params=params,
         )
         return parse.parse_stats_sample(doc) if isinstance(doc, dict) else None
-
-    async def api_version(self) -> tuple[int, int]:
-        """The API version negotiated with the engine, e.g. ``(1, 41)``."""
-        client = self._docker()
-        if client.api_version == "auto":
-            # aiodocker negotiates on its first request; make one if none happened yet.
-            await self.version()
-            client = self._docker()
-        return parse.parse_api_version(client.api_version)
 
     async def top(self, container_id: str, ps_args: str | None = None) -> ProcessList:
         params = {"ps_args": ps_args} if ps_args else None
