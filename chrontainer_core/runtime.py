@@ -64,6 +64,7 @@ from .updates.detect import UpdateChecker
 from .updates.digests import RegistryDigests
 from .updates.service import Emit, UpdateService
 from .updates.store import CheckStore, UpdateJournal
+from .volumes.helper import VolumeHelpers
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class Chrontainer:
             check_cron=(lambda: (settings_now().update_check_cron,
                                  settings_now().default_timezone)) if self.settings else None)
         self.containers.update_lookup = self.updates.status_json
+        # Volumes and networks (both modes). The file browser and backups read and write
+        # volumes through helper containers (volumes/helper.py).
+        self._volume_helpers = VolumeHelpers()
         # Scheduling: daemon only, so a library script never fires a schedule (DESIGN §1).
         self.scheduler: Scheduler | None = None
         self.schedules: ScheduleService | None = None

@@ -20,6 +20,7 @@ from .api import (
     health,
     hosts,
     images,
+    networks,
     notifications,
     openapi,
     operations,
@@ -30,6 +31,9 @@ from .api import (
     totp,
     updates,
     users,
+    volume_backups,
+    volume_browser,
+    volumes,
     webhooks,
 )
 from .api.context import CORE
@@ -57,8 +61,9 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
     for module in (health, auth, totp, users, apikeys, hosts, containers, images, operations,
-                   updates, tags, events, activity, schedules, webhooks, notifications,
-                   registries, settings, openapi):
+                   updates, volumes, volume_browser, volume_backups, networks, tags, events,
+                   activity, schedules, webhooks, notifications, registries, settings,
+                   openapi):
         module.routes.register(app)
     events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)

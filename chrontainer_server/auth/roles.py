@@ -132,6 +132,25 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", V1 + "/hosts/{host}/images/{ref}/history"): V,
     ("DELETE", V1 + "/hosts/{host}/images/{ref}"): OP,
     ("POST", V1 + "/hosts/{host}/images/{ref}/tag"): OP,
+    # volumes: reading and listing files for everyone; file contents (previews, backups: they
+    # may hold secrets, as environment values do), changes and restores for operators
+    ("GET", V1 + "/volumes"): V,
+    ("POST", V1 + "/hosts/{host}/volumes"): OP,
+    ("POST", V1 + "/hosts/{host}/volumes/prune"): OP,
+    ("GET", V1 + "/hosts/{host}/volumes/{name}"): V,
+    ("DELETE", V1 + "/hosts/{host}/volumes/{name}"): OP,
+    ("GET", V1 + "/hosts/{host}/volumes/{name}/browse"): V,
+    ("GET", V1 + "/hosts/{host}/volumes/{name}/file"): OP,
+    ("GET", V1 + "/hosts/{host}/volumes/{name}/backup"): OP,
+    ("POST", V1 + "/hosts/{host}/volumes/{name}/restore"): OP,
+    # networks: reading for everyone, changes for operators
+    ("GET", V1 + "/networks"): V,
+    ("POST", V1 + "/hosts/{host}/networks"): OP,
+    ("POST", V1 + "/hosts/{host}/networks/prune"): OP,
+    ("GET", V1 + "/hosts/{host}/networks/{ref}"): V,
+    ("DELETE", V1 + "/hosts/{host}/networks/{ref}"): OP,
+    ("POST", V1 + "/hosts/{host}/networks/{ref}/connect"): OP,
+    ("POST", V1 + "/hosts/{host}/networks/{ref}/disconnect"): OP,
     # long operations (image pulls): following them for everyone, starting and cancelling
     # them for operators
     ("POST", V1 + "/hosts/{host}/images/pull"): OP,
@@ -216,6 +235,9 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/images"): V,
     ("GET", "/images/{host}/{ref}"): V,
     ("GET", "/updates"): V,
+    ("GET", "/volumes"): V,
+    ("GET", "/volumes/{host}/{name}"): V,
+    ("GET", "/networks"): V,
     # server-rendered fragments the pages fetch (a row after a change, details on expand)
     ("GET", "/fragments/containers/{host}/{ref}/row"): V,
     ("GET", "/fragments/containers/{host}/{ref}/details"): V,
