@@ -105,9 +105,17 @@ async def run_container(
 
 
 async def sweep(engine: Engine) -> None:
-    ids = await docker(engine, "ps", "-aq", "--filter", f"label={TEST_LABEL}", check=False)
-    if ids:
-        await docker(engine, "rm", "-fv", *ids.split(), check=False)
+    """Remove every labelled test container, then labelled volumes and networks (they may be
+    in use until the containers are gone), and Chrontainer's volume helpers left by a crash."""
+    for label in (TEST_LABEL, "chrontainer.helper"):
+        ids = await docker(engine, "ps", "-aq", "--filter", f"label={label}", check=False)
+        if ids:
+            await docker(engine, "rm", "-fv", *ids.split(), check=False)
+    for kind in ("volume", "network"):
+        names = await docker(engine, kind, "ls", "-q", "--filter", f"label={TEST_LABEL}",
+                             check=False)
+        if names:
+            await docker(engine, kind, "rm", *names.split(), check=False)
 
 
 async def wait_for(
