@@ -69,7 +69,9 @@ def _map_error(
             return refusal(message, details={"engine_status": err.status})
         if err.status == 404:
             return NotFound(f"{what}: {message}")
-        if err.status == 409:
+        # The engine's 403 means "not possible in this state" (a network with endpoints, an
+        # address already taken, a predefined network), never an authorization failure.
+        if err.status in (403, 409):
             return Conflict(f"{what}: {message}")
         if err.status == 400:
             return InvalidInput(f"{what}: {message}")

@@ -90,6 +90,18 @@ def is_lifecycle(event: EngineEvent) -> bool:
     return event.action in LIFECYCLE_ACTIONS or event.action.startswith("health_status")
 
 
+def changed_container(event: EngineEvent) -> str | None:
+    """The id of the container whose cached state ``event`` may change, if any: the container
+    of a lifecycle event, or the one a network was connected to or disconnected from (its
+    cached networks and addresses change; ``docker network connect`` emits no container
+    event)."""
+    if is_lifecycle(event):
+        return event.id
+    if event.type == "network" and event.action in ("connect", "disconnect"):
+        return event.attributes.get("container") or None
+    return None
+
+
 def is_noise(event: EngineEvent) -> bool:
     """True for container events the events feed leaves out (exec_*, attach, top, ...)."""
     if event.type != DockerObjectType.CONTAINER:
@@ -394,8 +406,14 @@ class HostWatcher:
     async def _follow(self, since: int) -> None:
         async for event in self.host.events(since=since):
             self.last_seen = datetime.now(UTC)
-            if is_lifecycle(event):
-                self._dirty[event.id] = event.action
+            container_id = changed_container(event)
+            if container_id is not None:
+                if event.type == "container":
+                    self._dirty[container_id] = event.action
+                else:
+                    # A network event never hides a pending destroy (the engine reports the
+                    # disconnect around it): any pending action re-inspects anyway.
+                    self._dirty.setdefault(container_id, event.action)
                 self._dirty_event.set()
             self._publish_event(event)
 
