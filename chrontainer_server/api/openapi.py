@@ -171,6 +171,10 @@ def _operation(route: ApiRoute, registry: dict[str, JsonSchema]) -> dict[str, An
         operation["parameters"] = parameters
     if route.body is not None:
         operation["requestBody"] = _request_body(route)
+    elif route.upload:
+        operation["requestBody"] = {"required": True, "content": {
+            c.media_type: {"schema": {"type": "string", "format": "binary"}}
+            for c in route.upload}}
     operation["responses"] = _responses(route, registry)
     if route.public:
         operation["security"] = []  # overrides any document-wide requirement
@@ -234,7 +238,7 @@ def _responses(route: ApiRoute, registry: dict[str, JsonSchema]) -> dict[str, An
         statuses |= {401, 403}
     if route.body is not None or route.query is not None or route.path_params is not None:
         statuses.add(400)
-    if route.body is not None:
+    if route.body is not None or route.upload:
         statuses.add(413)
     for status in sorted(statuses):
         responses[str(status)] = {

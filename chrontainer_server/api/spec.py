@@ -60,6 +60,10 @@ Responses. ``response`` describes the body sent with ``status`` (default 200):
 above, e.g. ``status=202, response=ScheduleRun, also={200: ScheduleRun}`` for "accepted, or
 done already when it finished within the wait".
 
+``upload`` declares a raw (non-JSON) request body instead of ``body``: a ``Content`` (or a list
+of them) naming the media types; the handler reads ``request.content`` itself (streaming: no
+``client_max_size``) and the document gives each media type a binary string schema.
+
 ``errors`` lists the error statuses the handler can produce (404, 409, ...); the document adds
 400 when there is input to validate, 413 when there is a body, and 500 always. Declare
 ``public=True`` for endpoints that need no login; the auth middleware reads it with
@@ -176,6 +180,8 @@ class ApiRoute:
     public: bool
     # Query keys whose schema is a list: they receive every occurrence (?label=a&label=b).
     query_arrays: frozenset[str]
+    # A raw request body the handler streams itself, by media type (see the module docstring).
+    upload: tuple[Content, ...] = ()
 
     @property
     def url(self) -> str:
@@ -260,6 +266,7 @@ class ApiRoutes:
         path_params: Any = None,
         public: bool = False,
         operation_id: str | None = None,
+        upload: Content | Sequence[Content] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a route; the decorated handler is returned unchanged.
 
@@ -278,6 +285,7 @@ class ApiRoutes:
             path_params: Voluptuous schema of the path parameters, passed as ``path_params``.
             public: True if the endpoint needs no authentication.
             operation_id: OpenAPI operationId; defaults to the handler's name.
+            upload: Media type(s) of a raw request body the handler reads itself.
 
         Raises:
             ValueError: On a malformed path or a ``path_params`` schema not matching it.
@@ -302,6 +310,7 @@ class ApiRoutes:
                 path_params=_schema(path_params),
                 public=public,
                 query_arrays=_array_keys(query),
+                upload=(upload,) if isinstance(upload, Content) else tuple(upload or ()),
             )
             _check_route(route)
             self._routes.append(route)
