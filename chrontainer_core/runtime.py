@@ -37,6 +37,7 @@ from .hosts import HostManager
 from .images import ImageService
 from .metrics.sampler import MetricsSampler
 from .models import HostSpec
+from .networks import NetworkService
 from .notify.delivery import DeliveryWorker
 from .notify.detect import EventDetector
 from .notify.models import Notification
@@ -64,7 +65,10 @@ from .updates.detect import UpdateChecker
 from .updates.digests import RegistryDigests
 from .updates.service import Emit, UpdateService
 from .updates.store import CheckStore, UpdateJournal
+from .volumes.backups import MIB, VolumeBackups
+from .volumes.browser import VolumeBrowser
 from .volumes.helper import VolumeHelpers
+from .volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +155,14 @@ class Chrontainer:
         # Volumes and networks (both modes). The file browser and backups read and write
         # volumes through helper containers (volumes/helper.py).
         self._volume_helpers = VolumeHelpers()
+        self.networks = NetworkService(hosts, audit, containers=self.containers)
+        self.volumes = VolumeService(hosts, audit, containers=self.containers)
+        self.volume_browser = VolumeBrowser(hosts, self.volumes, self._volume_helpers)
+        self.volume_backups = VolumeBackups(
+            hosts, audit, self.volumes, self._volume_helpers, containers=self.containers,
+            limits=lambda: (settings_now().volume_restore_max_mb * MIB,
+                            settings_now().volume_restore_max_expanded_mb * MIB),
+            spool_dir=config.data_dir / "tmp" if config is not None else None)
         # Scheduling: daemon only, so a library script never fires a schedule (DESIGN §1).
         self.scheduler: Scheduler | None = None
         self.schedules: ScheduleService | None = None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from ..errors import EngineError, NotFound
+from ..errors import EngineError, HostUnreachable, NotFound
 from . import parse
 from .connection import _LOWER_ERRORS, EngineConnection, _map_error
 
@@ -62,9 +62,17 @@ class ArchiveCalls(EngineConnection):
             NotFound: No such path (or container).
         """
         what = f"path {path} in container {container_id[:12]}"
-        async with self._response(what, f"containers/{container_id}/archive", "HEAD",
-                                  params={"path": path}) as response:
-            raw = response.headers.get(_STAT_HEADER, "")
+        try:
+            async with self._response(what, f"containers/{container_id}/archive", "HEAD",
+                                      params={"path": path}) as response:
+                raw = response.headers.get(_STAT_HEADER, "")
+        except HostUnreachable as err:
+            # A failed HEAD has no body, yet aiodocker parses the (JSON-typed) error body of
+            # every failure: the status is lost in a JSONDecodeError. The engine answered, so
+            # this is its "no such path or container" (404), not an unreachable host.
+            if isinstance(err.__cause__, json.JSONDecodeError):
+                raise NotFound(f"{what}: not found") from err
+            raise
         try:
             doc = json.loads(base64.b64decode(raw))
         except (binascii.Error, ValueError) as err:
