@@ -18,7 +18,7 @@ from ..auth.principal import principal_of
 from ..auth.roles import Role
 from .assets import Assets
 
-__all__ = ["HTML", "NAV", "UI_STATE", "NavItem", "UiState", "render"]
+__all__ = ["HTML", "NAV", "UI_STATE", "NavGroup", "NavItem", "UiState", "render", "visible_nav"]
 
 HTML: Final = "text/html"
 
@@ -36,20 +36,55 @@ class NavItem:
     role: Role = Role.VIEWER
 
 
+@dataclass(frozen=True, slots=True)
+class NavGroup:
+    """Entries shown under one disclosure (``<details>``) of the top bar.
+
+    The top bar has room for about a dozen entries at 1280 px; the admin pages share one.
+    A group whose entries the user may not see is left out.
+    """
+
+    label: str
+    items: tuple[NavItem, ...]
+
+    def current(self, path: str) -> bool:
+        """True when ``path`` is one of the group's pages (the summary is marked too)."""
+        return any(path.startswith(item.href) for item in self.items)
+
+
 NAV: Final = (
     NavItem("/containers", "Containers"),
     NavItem("/images", "Images"),
+    NavItem("/volumes", "Volumes"),
+    NavItem("/networks", "Networks"),
     NavItem("/updates", "Updates"),
     NavItem("/schedules", "Schedules"),
     NavItem("/webhooks", "Webhooks"),
     NavItem("/activity", "Activity"),
     NavItem("/hosts", "Hosts"),
     NavItem("/events", "Events"),
-    NavItem("/settings", "Settings", Role.ADMIN),
-    NavItem("/notifications", "Notifications", Role.ADMIN),
-    NavItem("/users", "Users", Role.ADMIN),
-    NavItem("/audit", "Audit", Role.ADMIN),
+    NavGroup("Admin", (
+        NavItem("/settings", "Settings", Role.ADMIN),
+        NavItem("/notifications", "Notifications", Role.ADMIN),
+        NavItem("/users", "Users", Role.ADMIN),
+        NavItem("/audit", "Audit", Role.ADMIN),
+    )),
 )
+
+
+def visible_nav(role: Role | None) -> list[NavItem | NavGroup]:
+    """The entries of :data:`NAV` a user of ``role`` may follow (None: anonymous, none)."""
+    if role is None:
+        return []
+    shown: list[NavItem | NavGroup] = []
+    for entry in NAV:
+        if isinstance(entry, NavGroup):
+            items = tuple(item for item in entry.items if role.allows(item.role))
+            if items:
+                shown.append(NavGroup(entry.label, items))
+        elif role.allows(entry.role):
+            shown.append(entry)
+    return shown
 
 
 @dataclass(slots=True)
@@ -75,7 +110,7 @@ def render(
     settings = core(request).settings
     principal = principal_of(request)
     session = principal.session if principal is not None else None
-    nav = [item for item in NAV if principal is not None and principal.role.allows(item.role)]
+    nav = visible_nav(principal.role if principal is not None else None)
     page = {
         "instance_name": settings.current.instance_name if settings else "Chrontainer",
         "nav": nav,

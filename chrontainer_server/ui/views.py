@@ -6,7 +6,8 @@ server-side and work without JavaScript; scripts only enhance. The Content-Secur
 bodies, ``style=""`` or ``on*=`` attributes; behaviour lives in ``static/*.js`` modules.
 
 Routes (see :func:`setup`): ``/`` (redirects), ``/settings`` (GET and POST), the containers
-dashboard of :mod:`.dashboard`, the images pages of :mod:`.image_pages`, the updates page of
+dashboard of :mod:`.dashboard`, the images pages of :mod:`.image_pages`, the volumes pages of
+:mod:`.volume_pages`, the networks page of :mod:`.network_pages`, the updates page of
 :mod:`.update_pages`, the container pages (logs, inspect, processes) of
 :mod:`.container_pages`, the hosts and events pages of
 :mod:`.hosts_events`, the schedules pages of :mod:`.schedule_pages`, the webhooks page of
@@ -37,10 +38,12 @@ from . import (
     dashboard,
     hosts_events,
     image_pages,
+    network_pages,
     notification_pages,
     registry_pages,
     schedule_pages,
     update_pages,
+    volume_pages,
     webhook_pages,
 )
 from .assets import STATIC_PREFIX, Assets
@@ -70,6 +73,8 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/settings", save_settings)
     dashboard.setup(app)
     image_pages.setup(app)
+    volume_pages.setup(app)
+    network_pages.setup(app)
     update_pages.setup(app)
     container_pages.setup(app)
     hosts_events.setup(app)

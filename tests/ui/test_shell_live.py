@@ -151,3 +151,52 @@ async def test_settings_page_saves_and_shows_config_values_read_only(
         "Attic lab", 60, True, 30, 30)
 
     assert await tab.csp_violations() == []
+
+
+async def test_admin_pages_grouped_in_the_nav(tab: Tab) -> None:
+    """The admin pages share one disclosure: keyboard usable, current page marked inside and on
+    the group, one line at 1280 px, no horizontal scroll at 360 px with it open."""
+    page = tab.page
+    await page.set_viewport_size({"width": 1280, "height": 800})
+    await page.goto(tab.base + "/users")
+    summary = page.locator(".nav-group summary")
+    assert await summary.get_attribute("aria-current") == "true"
+    assert await page.locator('.nav-group a[href="/users"]').get_attribute(
+        "aria-current") == "page"
+    assert await page.locator('.nav-group a[href="/settings"]').is_hidden()
+    # Every entry of the top bar fits one line at 1280 px.
+    tops = await page.locator("header.topbar > *").evaluate_all(
+        "items => items.map((e) => e.getBoundingClientRect().top)")
+    entries = await page.locator(".nav > li").evaluate_all(
+        "items => items.map((e) => e.getBoundingClientRect().top)")
+    assert len(set(entries)) == 1 and max(tops) - min(tops) < 20, (tops, entries)
+
+    # Keyboard: Enter opens it, Tab reaches its links, Escape closes it back to the summary.
+    await summary.focus()
+    await page.keyboard.press("Enter")
+    await page.locator('.nav-group a[href="/settings"]').wait_for()
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.getAttribute('href')") == "/settings"
+    await page.keyboard.press("Escape")
+    assert await page.locator('.nav-group a[href="/settings"]').is_hidden()
+    assert await page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    # A click elsewhere closes it too; its links navigate.
+    await summary.click()
+    await page.locator("h1").click()
+    assert await page.locator('.nav-group a[href="/settings"]').is_hidden()
+    await summary.click()
+    await page.click('.nav-group a[href="/audit"]')
+    await page.wait_for_url(tab.base + "/audit")
+    assert await page.locator(".nav-group summary").get_attribute("aria-current") == "true"
+    await page.goto(tab.base + "/volumes")
+    assert await page.locator(".nav-group summary").get_attribute("aria-current") is None
+    assert await page.locator('.nav a[href="/volumes"]').get_attribute("aria-current") == "page"
+
+    await page.set_viewport_size({"width": 360, "height": 740})
+    await page.goto(tab.base + "/containers")
+    await page.click(".nav-group summary")
+    await page.locator('.nav-group a[href="/audit"]').wait_for()
+    width = "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    scroll, client = await page.evaluate(width)
+    assert scroll <= client, (scroll, client)
+    assert await tab.csp_violations() == [] and tab.console_errors == []
