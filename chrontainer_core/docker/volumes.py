@@ -127,6 +127,14 @@ class VolumeCalls(EngineConnection):
             raise EngineError(f"host {self.slug}: inspect of volume {name} returned no document")
         return parse_volume(self.slug, doc)
 
+    async def volume_drivers(self) -> list[str]:
+        """The volume drivers the engine has (``GET /info`` ``Plugins.Volume``: ``local`` and
+        every enabled volume plugin)."""
+        _, doc = await self._request("info", "info")
+        plugins = doc.get("Plugins") if isinstance(doc, dict) else None
+        names = plugins.get("Volume") if isinstance(plugins, dict) else None
+        return [str(n) for n in names or ()]
+
     async def create_volume(self, name: str, driver: str, driver_opts: Mapping[str, str],
                             labels: Mapping[str, str]) -> Volume:
         """``POST /volumes/create`` (an empty ``name``: the engine generates one).

@@ -256,6 +256,12 @@ class VolumeService:
             if name and await self._exists(host, name):
                 raise Conflict(f"a volume named {name} already exists on host {host}",
                                details={"field": "name"})
+            # Asked first: for a driver it does not have, the engine searches for a plugin
+            # for about 15 s before it gives up.
+            drivers = await engine.volume_drivers()
+            if driver not in drivers:
+                raise InvalidInput(f"driver: host {host} has no volume driver {driver!r} "
+                                   f"(it has: {', '.join(drivers) or 'none'})", field="driver")
             try:
                 volume = await engine.create_volume(name, driver, opts, tags)
             except NotFound as err:

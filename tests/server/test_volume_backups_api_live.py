@@ -119,7 +119,9 @@ async def test_a_256_mib_backup_streams_with_flat_memory(
 async def test_a_client_going_away_ends_the_engine_stream_and_the_helper(
         api: TestClient, big_volume: str, local_engine: Engine) -> None:
     engine = core_of(api).hosts.get("local").host
-    idle = engine.open_streams  # the events watcher's
+    # The watcher opens its events stream just after its first sync: count it in idle.
+    await wait_for(lambda: engine.open_streams >= 1, what="the events stream open")
+    idle = engine.open_streams
     resp = await api.get(url(big_volume, "backup"))
     assert resp.status == 200
     assert await resp.content.read(1024 * 1024)
