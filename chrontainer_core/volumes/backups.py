@@ -13,9 +13,9 @@ Restore, in this order, so that a bad upload changes nothing:
 3. the whole archive is validated (``archive_check``): escaping names and links, forbidden
    types, limits, damage and truncation;
 4. the target is checked again (the upload took time), users are stopped if asked, and the
-   archive is written: into a new volume as it is; over an existing one by replacing the
-   local driver's data directory with a rebuilt archive (``rebase``), after a snapshot of the
-   old contents that is put back if the write fails midway;
+   archive is written, rebuilt from what the check read (``rebase``): into a new volume; or
+   over an existing one by replacing the local driver's data directory, after a snapshot of
+   the old contents that is put back if the write fails midway;
 5. stopped containers are started again, whatever happened.
 """
 
@@ -42,7 +42,7 @@ from . import spool
 from .archive_check import ArchiveSummary, check_archive
 from .helper import PARENT_ROOT, VOLUME_ROOT, VolumeHelpers
 from .models import RestoreResult
-from .rebase import build_replacement, placeholder
+from .rebase import build_replacement, placeholder, rebuild
 from .service import VolumeService, check_name
 from .usage import volume_users
 
@@ -254,12 +254,22 @@ class VolumeBackups:
 
     async def _into_new(self, engine: DockerHost, name: str, archive: Path,
                         actor: Actor) -> None:
-        await self._volumes.create(engine.slug, name=name, driver="local", actor=actor)
+        handle, rebuilt = await spool.temp_file(self.spool_dir, ".rebuilt")
+        handle.close()  # written by name, in the thread
+        try:
+            # Blocking (rewrites every member): in a thread.
+            await asyncio.to_thread(rebuild, archive, rebuilt)
+            await self._volumes.create(engine.slug, name=name, driver="local", actor=actor)
+            await self._fill_new(engine, name, rebuilt, actor)
+        finally:
+            await asyncio.to_thread(spool.remove, rebuilt)
+
+    async def _fill_new(self, engine: DockerHost, name: str, rebuilt: Path,
+                        actor: Actor) -> None:
         try:
             async with self._helpers.mount(engine, name, writable=True) as helper:
-                # The engine takes the gzip (or plain tar) as it was uploaded.
                 await engine.put_archive(helper.container_id, VOLUME_ROOT,
-                                         spool.read_chunks(archive))
+                                         spool.read_chunks(rebuilt))
         except BaseException:
             # A half-written new volume is of no use: take it away again.
             try:

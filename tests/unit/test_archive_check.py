@@ -12,7 +12,7 @@ import pytest
 
 from chrontainer_core.errors import InvalidInput, TooLarge
 from chrontainer_core.volumes.archive_check import check_archive, normalise
-from chrontainer_core.volumes.rebase import build_replacement
+from chrontainer_core.volumes.rebase import build_replacement, rebuild
 
 LIMIT = 10 * 1024 * 1024
 
@@ -186,4 +186,22 @@ def test_the_replacement_archive_renames_every_member_below_the_data_dir(
         ("_data", tarfile.DIRTYPE, "", 0), ("_data/f", tarfile.REGTYPE, "", 4),
         ("_data/d", tarfile.DIRTYPE, "", 0), ("_data/d/l", tarfile.SYMTYPE, "../f", 0),
         ("_data/d/h", tarfile.LNKTYPE, "_data/f", 0),
+    ]
+
+
+def test_the_rebuilt_archive_carries_the_names_the_check_read(tmp_path: Path) -> None:
+    # Every member under the name the check read (no "./", hard-link targets normalised),
+    # so the engine extracts exactly what was checked.
+    source = write(tmp_path, tar_bytes([
+        (".", "d", None), ("./f", "f", b"data"), ("d", "d", None), ("./d/l", "s", "../f"),
+        ("./d/h", "h", "./f")]))
+    out = tmp_path / "out.tar"
+    rebuild(source, out)
+    with tarfile.open(out) as tar:
+        members = [(m.name, m.type, m.linkname, m.size) for m in tar]
+        assert tar.extractfile("f").read() == b"data"  # type: ignore[union-attr]
+    assert members == [
+        (".", tarfile.DIRTYPE, "", 0), ("f", tarfile.REGTYPE, "", 4),
+        ("d", tarfile.DIRTYPE, "", 0), ("d/l", tarfile.SYMTYPE, "../f", 0),
+        ("d/h", tarfile.LNKTYPE, "f", 0),
     ]
