@@ -43,6 +43,7 @@ from .models import (
     PruneResult,
 )
 from .registries.reference import ImageReference
+from .validate import check_label_filter
 
 __all__ = [
     "SORT_KEYS",
@@ -60,7 +61,6 @@ MAX_SEARCH_LIMIT: Final = 100
 MAX_SEARCH_TERM: Final = 255
 _HEX: Final = re.compile(r"^[0-9a-f]+$")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_LABEL: Final = re.compile(r"[^=\x00-\x1f\x7f]{1,255}(=[^\x00-\x1f\x7f]{0,1024})?")
 # Containers in these states keep their image even from a forced removal (the engine refuses).
 _ACTIVE: Final = frozenset({ContainerState.RUNNING, ContainerState.PAUSED,
                             ContainerState.RESTARTING})
@@ -482,8 +482,7 @@ class ImageService:
             HostUnreachable: The engine did not answer.
         """
         actor = actor or Actor.library()
-        if label is not None and not _LABEL.fullmatch(label):
-            raise InvalidInput("label: expected 'key' or 'key=value'", field="label")
+        check_label_filter(label)
         engine = self._hosts.get(host).host
         async with self._audit.track(actor, "host.prune_images", host):
             return await engine.prune_images(dangling_only=dangling_only, label=label)

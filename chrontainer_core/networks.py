@@ -31,6 +31,7 @@ from .errors import AmbiguousRef, ChrontainerError, Conflict, InvalidInput, NotF
 from .hosts import HostManager
 from .models import Container, HostState, HostStatus, Network, NetworkMember, PruneResult
 from .network_spec import DRIVERS, NetworkSpec, check_name, parse_ip
+from .validate import check_label_filter
 
 __all__ = [
     "DRIVERS",
@@ -46,7 +47,6 @@ __all__ = [
 LIST_TIMEOUT: Final = 5.0
 MAX_ALIASES: Final = 32
 _HEX: Final = re.compile(r"^[0-9a-f]+$")
-_LABEL: Final = re.compile(r"[^=\x00-\x1f\x7f]{1,255}(=[^\x00-\x1f\x7f]{0,1024})?")
 # Connecting to these is refused by the engine: "host" and "none" are namespaces, not networks.
 _NOT_CONNECTABLE: Final = frozenset({"host", "none"})
 
@@ -371,8 +371,7 @@ class NetworkService:
             InvalidInput: A malformed label (``field="label"``).
         """
         actor = actor or Actor.library()
-        if label is not None and not _LABEL.fullmatch(label):
-            raise InvalidInput("label: expected 'key' or 'key=value'", field="label")
+        check_label_filter(label)
         engine = self._hosts.get(host).host
         async with self._audit.track(actor, "network.prune", host):
             return await engine.prune_networks(label=label)

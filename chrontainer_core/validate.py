@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
+from .errors import InvalidInput
+
 __all__ = [
     "CONTROL_CLASS",
     "HTTP_SCHEME_RE",
@@ -27,6 +29,7 @@ __all__ = [
     "PemCertificates",
     "PemPrivateKey",
     "Slug",
+    "check_label_filter",
     "format_path",
     "has_control",
     "key_matches_certificate",
@@ -38,6 +41,18 @@ MAX_URL_LENGTH: Final = 2048
 CONTROL_CLASS: Final = r"\x00-\x1f\x7f-\x9f"
 # Spelled out, not re.IGNORECASE: under it the long s (U+017F) would match "s".
 HTTP_SCHEME_RE: Final = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://")
+
+
+# A label filter of a list or prune: "key" or "key=value", as the engine's filters take them.
+_LABEL_FILTER: Final = re.compile(r"[^=\x00-\x1f\x7f]{1,255}(=[^\x00-\x1f\x7f]{0,1024})?")
+
+
+def check_label_filter(label: str | None) -> str | None:
+    """A label filter (``key`` or ``key=value``), or None; raises ``InvalidInput`` with
+    ``field="label"`` otherwise."""
+    if label is not None and not _LABEL_FILTER.fullmatch(label):
+        raise InvalidInput("label: expected 'key' or 'key=value'", field="label")
+    return label
 
 
 def has_control(text: str) -> bool:

@@ -25,6 +25,7 @@ from ..docker.events import HostWatcher
 from ..errors import ChrontainerError, Conflict, InvalidInput, NotFound
 from ..hosts import HostManager
 from ..models import Container, HostState, HostStatus, PruneResult, Volume
+from ..validate import check_label_filter
 from .models import VolumeListing
 from .usage import volume_users
 
@@ -43,7 +44,6 @@ MAX_ENTRIES: Final = 100
 _NAME: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,254}")
 _DRIVER: Final = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.:/-]{0,254}")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-_LABEL: Final = re.compile(r"[^=\x00-\x1f\x7f]{1,255}(=[^\x00-\x1f\x7f]{0,1024})?")
 _EPOCH: Final = datetime.min.replace(tzinfo=UTC)
 
 
@@ -321,8 +321,7 @@ class VolumeService:
             HostUnreachable: The engine did not answer.
         """
         actor = actor or Actor.library()
-        if label is not None and not _LABEL.fullmatch(label):
-            raise InvalidInput("label: expected 'key' or 'key=value'", field="label")
+        check_label_filter(label)
         engine = self._hosts.get(host).host
         async with self._audit.track(actor, "volume.prune", host):
             return await engine.prune_volumes(all_unused=all_unused, label=label)
