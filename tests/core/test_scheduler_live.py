@@ -8,6 +8,7 @@ run claim keeps the two from ever both acting.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -161,7 +162,9 @@ async def test_a_host_schedule_prunes_unused_images(rig: Rig, local_engine: Engi
                                                       ScheduleAction.PRUNE_IMAGES))
     run = await fire_at_due(rig, schedule)
     assert run.result is RunResult.OK
-    assert run.detail is not None and run.detail.startswith("removed 1 tag and ")
+    # At least the committed copy (other unused images of the shared engine go too, e.g. the
+    # volume helper image that Chrontainer imports again when it needs it).
+    assert run.detail is not None and re.match(r"removed [1-9][0-9]* tags? and ", run.detail)
     assert await docker(local_engine, "images", "-q", ref) == ""
     images = json.loads(await docker(local_engine, "image", "inspect", image_ref()))
     assert images, "the image a container uses is kept"

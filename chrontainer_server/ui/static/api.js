@@ -106,3 +106,20 @@ export function size(n) {
   }
   return "";
 }
+
+/** "key=value" lines as an object; throws on a line without "=" or an empty key. */
+export function keyValues(text, what) {
+  const pairs = {};
+  for (const [index, raw] of text.split("\n").entries()) {
+    const line = raw.trim();
+    if (!line) {
+      continue;
+    }
+    const at = line.indexOf("=");
+    if (at < 1) {
+      throw new Error(`${what}, line ${index + 1}: write key=value`);
+    }
+    pairs[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+  }
+  return pairs;
+}

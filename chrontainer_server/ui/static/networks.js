@@ -3,7 +3,7 @@
 // menu (connect a container, delete), disconnect buttons, the create and prune dialogs, and
 // refreshing the list region when network events arrive (the tab's one event stream, live.js:
 // topic "docker.event") or the page's own actions end.
-import { api, el, notice } from "./api.js";
+import { api, el, keyValues, notice } from "./api.js";
 import { filterForm } from "./filter_form.js";
 import { fragmentRefresher } from "./fragment.js";
 import { subscribe } from "./live.js";
@@ -42,22 +42,6 @@ const { refresh: refreshList, refreshSoon } = fragmentRefresher({
   onError: (error) => status(`Could not refresh the list: ${error.message}.`, "error"),
   debounceMs: DEBOUNCE_MS,
 });
-
-/** "key=value" lines as an object; throws on a line without "=". */
-function keyValues(text, what) {
-  const pairs = {};
-  for (const [index, raw] of text.split("\n").entries()) {
-    const line = raw.trim();
-    if (line) {
-      const at = line.indexOf("=");
-      if (at < 1) {
-        throw new Error(`${what}, line ${index + 1}: write key=value`);
-      }
-      pairs[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-    }
-  }
-  return pairs;
-}
 
 // -- inspect --------------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 // restore, delete), the create, delete and prune dialogs, the restore dialog
 // (volume_restore.js), and refreshing the list region when volume events arrive (the tab's one
 // event stream, live.js: topic "docker.event") or the page's own actions end.
-import { api, notice, size } from "./api.js";
+import { api, keyValues, notice, size } from "./api.js";
 import { filterForm } from "./filter_form.js";
 import { fragmentRefresher } from "./fragment.js";
 import { subscribe } from "./live.js";
@@ -52,23 +52,6 @@ const { refresh: refreshList, refreshSoon } = fragmentRefresher({
 });
 
 // -- create ---------------------------------------------------------------------------------------
-
-/** "key=value" lines as an object; throws on a line without "=" or an empty key. */
-function keyValues(text, what) {
-  const pairs = {};
-  for (const [index, raw] of text.split("\n").entries()) {
-    const line = raw.trim();
-    if (!line) {
-      continue;
-    }
-    const at = line.indexOf("=");
-    if (at < 1) {
-      throw new Error(`${what}, line ${index + 1}: write key=value`);
-    }
-    pairs[line.slice(0, at).trim()] = line.slice(at + 1).trim();
-  }
-  return pairs;
-}
 
 async function create(form) {
   const error = $("create-error");
