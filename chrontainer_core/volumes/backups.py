@@ -122,11 +122,10 @@ class VolumeBackups:
 
     @asynccontextmanager
     async def _backup(self, host: str, name: str, actor: Actor) -> AsyncIterator[VolumeBackup]:
-        check_name(name)
         engine = self._hosts.get(host).host
         async with self._audit.track(actor, "volume.backup", f"{host}/{name}"):
             # Before the helper: binding an unknown name would create that volume.
-            await engine.inspect_volume(name)
+            await self._volumes.inspect(host, name)
             stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
             async with self._helpers.mount(engine, name) as helper, \
                     engine.get_archive(helper.container_id, f"{VOLUME_ROOT}/.") as chunks:

@@ -56,7 +56,7 @@ _KINDS: Final = {TarKind.FILE: EntryKind.FILE, TarKind.DIR: EntryKind.DIRECTORY,
 class VolumeLookup(Protocol):
     """What the browser needs of the volume service: a volume by name (NotFound otherwise)."""
 
-    async def get(self, host: str, name: str) -> Volume: ...
+    async def inspect(self, host: str, name: str) -> Volume: ...
 
 
 def previewable(name: str) -> bool:
@@ -110,7 +110,7 @@ class VolumeBrowser:
             HostUnreachable: The engine did not answer.
         """
         path = paths.normalise(path)
-        volume = await self._volumes.get(host, name)
+        volume = await self._volumes.inspect(host, name)
         engine = self._hosts.get(host).host
         async with self._helpers.mount(engine, volume.name) as helper:
             if path:
@@ -142,7 +142,7 @@ class VolumeBrowser:
             raise InvalidInput(
                 f"{path} is not a previewable text file (extensions: "
                 f"{' '.join(PREVIEW_SUFFIXES)})", field="path")
-        volume = await self._volumes.get(host, name)
+        volume = await self._volumes.inspect(host, name)
         engine = self._hosts.get(host).host
         async with self._helpers.mount(engine, volume.name) as helper:
             target = await self._walk(engine, helper, volume, path)

@@ -221,6 +221,17 @@ class VolumeService:
                                              self._sizes(watcher))
         return self._complete(volume, sizes, await self._host_containers(host))
 
+    async def inspect(self, host: str, name: str) -> Volume:
+        """One volume as the engine describes it, without its size or users: the quick check
+        that it exists (sizing walks every volume of the host).
+
+        Raises:
+            NotFound: Unknown host or volume.
+            InvalidInput: ``name`` cannot be a volume name (``field="name"``).
+        """
+        check_name(name)
+        return await self._hosts.get(host).host.inspect_volume(name)
+
     async def _exists(self, host: str, name: str) -> bool:
         try:
             await self._hosts.get(host).host.inspect_volume(name)
