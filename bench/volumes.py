@@ -129,8 +129,8 @@ async def main() -> None:
                         pass
                     await asyncio.sleep(0.2)
 
-                async def api_get(path: str, **params: str) -> None:
-                    async with session.get(f"{api}{path}", params=params) as r:
+                async def api_get(route: str, **params: str) -> None:
+                    async with session.get(f"{api}{route}", params=params) as r:
                         r.raise_for_status()
                         await r.read()
 
