@@ -32,6 +32,18 @@ def scope(request: web.Request) -> KeyScope | None:
     return principal.scope if principal is not None else None
 
 
+def require_whole_host(request: web.Request, host: str) -> None:
+    """A scoped API key changes host-wide things (images, volumes, networks: every container
+    of the host shares them) only on hosts it reaches as a whole.
+
+    Raises:
+        Forbidden: The key reaches only some of the host's containers, or another host.
+    """
+    key_scope = scope(request)
+    if key_scope is not None and not key_scope.allows_whole_host(host):
+        raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
+
+
 async def require_targets_in_scope(request: web.Request, targets: Iterable[BulkTarget]) -> None:
     """A scoped API key may name only its containers: refuse the whole request otherwise
     (bulk actions and updates name their targets in the body, out of the middleware's sight).

@@ -36,7 +36,7 @@ from chrontainer_core.serialize import to_jsonable
 from chrontainer_core.validate import Slug
 from chrontainer_server.auth.errors import Forbidden
 
-from .context import actor, core, scope
+from .context import actor, core, require_whole_host, scope
 from .redact import hides_env_values, redact_inspect
 from .spec import ApiRoutes, ListOf, json_response, jsonable_response
 
@@ -129,12 +129,6 @@ def _item(image: Image) -> dict[str, Any]:
     return doc
 
 
-def _require_whole_host(request: web.Request, host: str) -> None:
-    """A scoped key changes images only on hosts it reaches as a whole (images are shared by
-    all of a host's containers); the middleware would read ``{ref}`` as a container."""
-    key_scope = scope(request)
-    if key_scope is not None and not key_scope.allows_whole_host(host):
-        raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
 
 
 def _filter(query: dict[str, Any]) -> ImageFilter:
@@ -198,7 +192,7 @@ async def delete_image(request: web.Request, *, query: dict[str, Any]) -> web.St
     (with ``force``, only running ones still block).
     """
     host, ref = _host_ref(request)
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     removal = await core(request).images.remove(host, ref, force=query["force"],
                                                 actor=actor(request))
     return json_response(removal)
@@ -209,7 +203,7 @@ async def delete_images(request: web.Request, *, body: dict[str, Any]) -> web.St
     """Delete several images; each item reports its own result."""
     targets = [(t["host"], t["ref"]) for t in body["targets"]]
     for host, _ in targets:
-        _require_whole_host(request, host)
+        require_whole_host(request, host)
     items = await core(request).images.bulk_remove(targets, force=body["force"],
                                                    actor=actor(request))
     return json_response({"items": items})
@@ -220,7 +214,7 @@ async def delete_images(request: web.Request, *, body: dict[str, Any]) -> web.St
 async def prune_images(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
     """Remove unused images of a host and report the bytes reclaimed."""
     host = request.match_info["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     result = await core(request).images.prune(host, dangling_only=body["dangling_only"],
                                               label=body.get("label"), actor=actor(request))
     return json_response(result)
@@ -231,7 +225,7 @@ async def prune_images(request: web.Request, *, body: dict[str, Any]) -> web.Str
 async def tag_image(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
     """Add a tag (``repository:tag``) to an image; the tagged image comes back."""
     host, ref = _host_ref(request)
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     image = await core(request).images.tag(host, ref, body["repository"], body["tag"],
                                            actor=actor(request))
     return jsonable_response(_item(image), status=201)

@@ -20,9 +20,8 @@ from chrontainer_core.models import HostState, Network, PruneResult
 from chrontainer_core.networks import DRIVERS, MAX_ALIASES, NetworkFilter, NetworkSpec
 from chrontainer_core.serialize import to_jsonable
 from chrontainer_core.validate import Slug
-from chrontainer_server.auth.errors import Forbidden
 
-from .context import actor, core, scope
+from .context import actor, core, require_whole_host, scope
 from .spec import ApiRoutes, ListOf, json_response, jsonable_response
 
 __all__ = ["routes"]
@@ -93,12 +92,6 @@ DISCONNECT_BODY = {
 }
 
 
-def _require_whole_host(request: web.Request, host: str) -> None:
-    """A scoped key changes networks only on hosts it reaches as a whole (the middleware
-    lets safe methods through for a key scoped to some of a host's containers)."""
-    key_scope = scope(request)
-    if key_scope is not None and not key_scope.allows_whole_host(host):
-        raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
 
 
 @routes.get("/networks", query=LIST_QUERY, response=LISTING, errors=(404,))
@@ -126,7 +119,7 @@ async def create_network(request: web.Request, *, path_params: dict[str, Any],
     """Create a network (bridge, macvlan or ipvlan); 409 when the name is taken or the
     engine refuses the subnet (overlapping another network's)."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     spec = NetworkSpec(**body)
     network = await core(request).networks.create(host, spec, actor=actor(request))
     return json_response(network, status=201)
@@ -139,7 +132,7 @@ async def prune_networks(request: web.Request, *, path_params: dict[str, Any],
     """Remove the networks no container uses (never bridge, host, none); ``deleted`` names
     them."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     result = await core(request).networks.prune(host, label=body.get("label"),
                                                 actor=actor(request))
     return json_response(result)
@@ -160,7 +153,7 @@ async def delete_network(request: web.Request, *,
     """Delete a network; 409 while containers use it (``details.containers`` names them)
     and for the built-in bridge, host and none."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     await core(request).networks.remove(host, path_params["ref"], actor=actor(request))
     return web.Response(status=204)
 
@@ -172,7 +165,7 @@ async def connect_network(request: web.Request, *, path_params: dict[str, Any],
     """Connect a container, optionally with aliases and static addresses; the network as
     the engine sees it afterwards comes back."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     network = await core(request).networks.connect(
         host, path_params["ref"], body["container"], aliases=body["aliases"],
         ipv4_address=body.get("ipv4_address"), ipv6_address=body.get("ipv6_address"),
@@ -186,7 +179,7 @@ async def disconnect_network(request: web.Request, *, path_params: dict[str, Any
                              body: dict[str, Any]) -> web.StreamResponse:
     """Disconnect a container; the network as the engine sees it afterwards comes back."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     network = await core(request).networks.disconnect(
         host, path_params["ref"], body["container"], force=body["force"], actor=actor(request))
     return json_response(network)

@@ -18,9 +18,8 @@ from aiohttp import web
 
 from chrontainer_core.errors import ChrontainerError, InvalidInput, TooLarge
 from chrontainer_core.volumes.models import RestoreResult
-from chrontainer_server.auth.errors import Forbidden
 
-from .context import actor, core, scope
+from .context import actor, core, require_whole_host
 from .spec import ApiRoutes, Content, json_response
 from .volumes import ONE, ONE_PARAMS
 
@@ -45,10 +44,6 @@ RESTORE_QUERY = {
 }
 
 
-def _require_whole_host(request: web.Request, host: str) -> None:
-    key_scope = scope(request)
-    if key_scope is not None and not key_scope.allows_whole_host(host):
-        raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
 
 
 @routes.get(ONE + "/backup", path_params=ONE_PARAMS, response=Content(GZIP, BINARY),
@@ -57,7 +52,7 @@ async def backup_volume(request: web.Request, *,
                         path_params: dict[str, Any]) -> web.StreamResponse:
     """Download a volume as a .tar.gz, streamed."""
     host, name = path_params["host"], path_params["name"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     response = web.StreamResponse()
     try:
         async with core(request).volume_backups.backup(host, name,
@@ -100,7 +95,7 @@ async def restore_volume(request: web.Request, *, path_params: dict[str, Any],
     is written.
     """
     host, name = path_params["host"], path_params["name"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     if request.content_type not in UPLOAD_TYPES:
         raise InvalidInput(f"the body must be the archive, sent as {GZIP} (or "
                            "application/x-tar)", field="body")

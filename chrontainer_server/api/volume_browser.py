@@ -14,9 +14,8 @@ import voluptuous as vol
 from aiohttp import web
 
 from chrontainer_core.volumes.models import DirectoryListing, FilePreview
-from chrontainer_server.auth.errors import Forbidden
 
-from .context import core, scope
+from .context import core, require_whole_host
 from .spec import ApiRoutes, json_response
 from .volumes import ONE, ONE_PARAMS
 
@@ -59,7 +58,5 @@ async def preview_volume_file(request: web.Request, *, path_params: dict[str, An
     A directory, another extension or a symbolic link is refused with 400 (field ``path``).
     """
     host, name = path_params["host"], path_params["name"]
-    key_scope = scope(request)
-    if key_scope is not None and not key_scope.allows_whole_host(host):
-        raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
+    require_whole_host(request, host)
     return json_response(await core(request).volume_browser.preview(host, name, query["path"]))

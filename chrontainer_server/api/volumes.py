@@ -15,9 +15,8 @@ from chrontainer_core.models import HostState, PruneResult, Volume
 from chrontainer_core.serialize import to_jsonable
 from chrontainer_core.validate import Slug
 from chrontainer_core.volumes.service import SORT_KEYS, VolumeFilter
-from chrontainer_server.auth.errors import Forbidden
 
-from .context import actor, core, scope
+from .context import actor, core, require_whole_host, scope
 from .spec import ApiRoutes, ListOf, json_response, jsonable_response
 
 __all__ = ["routes"]
@@ -72,11 +71,6 @@ PRUNE_BODY = {
 }
 
 
-def _require_whole_host(request: web.Request, host: str) -> None:
-    """A scoped key changes volumes only on hosts it reaches as a whole."""
-    key_scope = scope(request)
-    if key_scope is not None and not key_scope.allows_whole_host(host):
-        raise Forbidden(f"this API key is not scoped to the whole host '{host}'")
 
 
 @routes.get("/volumes", query=LIST_QUERY, response=LISTING, errors=(404,))
@@ -104,7 +98,7 @@ async def create_volume(request: web.Request, *, path_params: dict[str, Any],
                         body: dict[str, Any]) -> web.StreamResponse:
     """Create a volume; 409 when the name is taken (the engine would silently reuse it)."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     volume = await core(request).volumes.create(
         host, name=body["name"], driver=body["driver"], driver_opts=body["driver_opts"],
         labels=body["labels"], actor=actor(request))
@@ -118,7 +112,7 @@ async def prune_volumes(request: web.Request, *, path_params: dict[str, Any],
     """Remove the volumes no container uses (anonymous ones only unless ``all``) and report
     their names and the bytes reclaimed."""
     host = path_params["host"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     result = await core(request).volumes.prune(host, all_unused=body["all"],
                                                label=body.get("label"), actor=actor(request))
     return json_response(result)
@@ -139,6 +133,6 @@ async def delete_volume(request: web.Request, *, path_params: dict[str, Any],
     """Delete a volume; one any container (running or stopped) uses is refused with 409,
     ``details.containers`` naming them."""
     host, name = path_params["host"], path_params["name"]
-    _require_whole_host(request, host)
+    require_whole_host(request, host)
     await core(request).volumes.remove(host, name, force=query["force"], actor=actor(request))
     return web.Response(status=204)

@@ -138,3 +138,21 @@ async def test_viewer_sees_no_controls_and_360_px_fits(viewer_tab: Tab, tab: Tab
     scroll, client = await page.evaluate(width)
     assert scroll <= client, ("create dialog", scroll, client)
     await clean(tab)
+
+
+async def test_a_live_refresh_keeps_an_open_row_menu_open(tab: Tab, ui: TestClient,
+                                                          local_engine: Engine) -> None:
+    first, second = unique("ct-ui-net"), unique("ct-ui-net")
+    try:
+        await docker(local_engine, "network", "create", "--label", f"{TEST_LABEL}=1", first)
+        page = await open_networks(tab, "?host=local")
+        await page.click(f"{row(first)} .menu-button")
+        assert await page.locator("#row-menu").is_visible()
+        # Another network appears: the engine's event refreshes the list under the menu.
+        await docker(local_engine, "network", "create", "--label", f"{TEST_LABEL}=1", second)
+        await page.locator(row(second)).wait_for(timeout=LIVE)
+        assert await page.locator(f"{row(first)} #row-menu").is_visible()
+        assert await page.locator('#row-menu button[data-act="connect"]').is_visible()
+    finally:
+        for name in (first, second):
+            await docker(local_engine, "network", "rm", name, check=False)

@@ -36,7 +36,7 @@ const label = (row) => `${row.dataset.name} on ${row.dataset.host}`;
 
 // The shared row menu links to the row's image (details, a schedule for it); an untagged image
 // has nothing to pull by name. It closes on Escape and on a click elsewhere.
-const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
+const { open: openMenu, close: closeMenu, across: keepMenu } = rowMenu(menu, menuHome, {
   prepare(row) {
     const { host, ref, pull } = row.dataset;
     document.getElementById("menu-details").href = `/images/${enc(host)}/${enc(ref)}`;
@@ -55,13 +55,15 @@ const { selected: selectedRows, update: updateBulk, restore: restorePicks } =
 
 /** Swap a fresh list region in, keeping the selection and the focused row. */
 function applyList(fresh) {
-  closeMenu(false);
   const picked = new Set(selectedRows().map((r) => r.id));
   const focusId = document.activeElement?.closest?.("tr.row")?.id;
-  region.replaceWith(fresh);
-  region = fresh;
+  const menuOpen = Boolean(menu && !menu.hidden);
+  keepMenu(() => {
+    region.replaceWith(fresh);
+    region = fresh;
+  });
   restorePicks(picked);
-  if (focusId) {
+  if (focusId && !menuOpen) {
     document.getElementById(focusId)?.querySelector(".menu-button, a")?.focus();
   }
   updateBulk();

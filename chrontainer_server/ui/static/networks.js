@@ -20,7 +20,7 @@ const DEBOUNCE_MS = 300;
 const status = (text, kind) => notice($("net-status"), text, kind);
 const label = (row) => `${row.dataset.name} on ${row.dataset.host}`;
 
-const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
+const { open: openMenu, close: closeMenu, across: keepMenu } = rowMenu(menu, menuHome, {
   prepare(row) {
     menu.querySelector('[data-act="delete"]').hidden = row.dataset.predefined === "true";
     menu.querySelector('[data-act="connect"]').hidden = row.dataset.connectable !== "true";
@@ -28,11 +28,13 @@ const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
 });
 
 function applyList(fresh) {
-  closeMenu(false);
   const focusId = document.activeElement?.closest?.("tr.row")?.id;
-  region.replaceWith(fresh);
-  region = fresh;
-  if (focusId) {
+  const menuOpen = Boolean(menu && !menu.hidden);
+  keepMenu(() => {
+    region.replaceWith(fresh);
+    region = fresh;
+  });
+  if (focusId && !menuOpen) {
     document.getElementById(focusId)?.querySelector(".menu-button, .inspect")?.focus();
   }
 }

@@ -7,7 +7,10 @@
  * Wire the shared menu. `menu` may be null (viewers have no actions): the functions do nothing.
  * Options: `prepare(row)` fits the menu's items to the row before it shows; `focus`, the
  * selector of the item that takes the focus; `closeOnFocusOut`, close when focus leaves.
- * Returns { open(button), close(focusButton) }; open on the menu's own button closes it.
+ * Returns { open(button), close(focusButton), across(swap) }; open on the menu's own button
+ * closes it. across(swap) runs `swap` (which replaces the rows, e.g. a live refresh): a menu
+ * open on a row is open again on the fresh row with the same id, so a refresh arriving while
+ * someone picks an action does not take the menu away from under them.
  */
 export function rowMenu(menu, home, { prepare, focus = "a, button", closeOnFocusOut = false } = {}) {
   function close(focusButton) {
@@ -53,5 +56,15 @@ export function rowMenu(menu, home, { prepare, focus = "a, button", closeOnFocus
       close(false);
     }
   });
-  return { open, close };
+  function across(swap) {
+    const rowId = menu && !menu.hidden ? menu.closest("tr.row")?.id : null;
+    close(false);
+    swap();
+    const button = rowId ? document.getElementById(rowId)?.querySelector(".menu-button") : null;
+    if (button) {
+      open(button);
+    }
+  }
+
+  return { open, close, across };
 }

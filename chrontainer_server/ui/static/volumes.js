@@ -25,7 +25,7 @@ const label = (row) => `${row.dataset.name} on ${row.dataset.host}`;
 
 let acting = null; // the row the open menu or dialog is about
 
-const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
+const { open: openMenu, close: closeMenu, across: keepMenu } = rowMenu(menu, menuHome, {
   prepare(row) {
     acting = row;
     $("menu-browse").href = row.dataset.href;
@@ -36,11 +36,13 @@ const { open: openMenu, close: closeMenu } = rowMenu(menu, menuHome, {
 // -- the list region ----------------------------------------------------------------------------
 
 function applyList(fresh) {
-  closeMenu(false);
   const focusId = document.activeElement?.closest?.("tr.row")?.id;
-  region.replaceWith(fresh);
-  region = fresh;
-  if (focusId) {
+  const menuOpen = Boolean(menu && !menu.hidden);
+  keepMenu(() => {
+    region.replaceWith(fresh);
+    region = fresh;
+  });
+  if (focusId && !menuOpen) {
     document.getElementById(focusId)?.querySelector(".menu-button, a")?.focus();
   }
 }
