@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
-from urllib.parse import urlencode
+from typing import Any, ClassVar, Final
 
 from chrontainer_core.docker.parse import split_reference
 from chrontainer_core.images import SORT_KEYS, ImageFilter, repositories_of
 from chrontainer_core.models import HostState, Image, ImageHistoryEntry
 
 from .dashboard_view import duration, size
+from .sortable import SortableQuery
 
 __all__ = [
     "DANGLING_CHOICES",
@@ -58,7 +58,7 @@ def _count(value: str | None, limit: int) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ImagesQuery:
+class ImagesQuery(SortableQuery):
     """The page's filters and sort (a GET form); empty strings mean "any".
 
     Attributes:
@@ -70,6 +70,11 @@ class ImagesQuery:
         older_than: created more than this many days ago ("" or digits).
         sort: a column of :data:`SORTS`, ``-`` in front for descending.
     """
+
+    PAGE: ClassVar[str] = "/images"
+    DEFAULT_SORT: ClassVar[str] = DEFAULT_SORT
+    FILTERS: ClassVar[tuple[str, ...]] = ("host", "repository", "tag", "dangling", "min_size",
+                                          "older_than")
 
     host: str = ""
     repository: str = ""
@@ -103,37 +108,6 @@ class ImagesQuery:
         """True when any filter (not the sort) narrows the list."""
         return any((self.host, self.repository, self.tag, self.dangling, self.min_size,
                     self.older_than))
-
-    def _pairs(self) -> dict[str, str]:
-        return {k: getattr(self, k) for k in (
-            "host", "repository", "tag", "dangling", "min_size", "older_than")}
-
-    def encoded(self, *, sort: str | None = None) -> str:
-        """The filters and sort as a query string (without ``?``), defaults left out."""
-        pairs = self._pairs()
-        chosen = self.sort if sort is None else sort
-        if chosen != DEFAULT_SORT:
-            pairs["sort"] = chosen
-        return urlencode({k: v for k, v in pairs.items() if v})
-
-    def sort_href(self, column: str) -> str:
-        """The link of a column header: sort by it, or reverse the order when it is the sort.
-
-        Sizes, dates and counts start largest/newest first; names start A to Z.
-        """
-        descending_first = column in ("size", "created", "containers")
-        if self.sort.removeprefix("-") == column:
-            target = column if self.sort.startswith("-") else f"-{column}"
-        else:
-            target = f"-{column}" if descending_first else column
-        query = self.encoded(sort=target)
-        return f"/images?{query}" if query else "/images"
-
-    def aria_sort(self, column: str) -> str:
-        """``aria-sort`` of a column header."""
-        if self.sort.removeprefix("-") != column:
-            return "none"
-        return "descending" if self.sort.startswith("-") else "ascending"
 
     def to_filter(self, now: datetime) -> ImageFilter:
         """The core's list filter for these choices (sizes in bytes, age as a date)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import ClassVar, Final
 from urllib.parse import quote, urlencode
 
 from chrontainer_core.models import HostState, Volume
@@ -18,6 +18,7 @@ from chrontainer_core.volumes.models import DirectoryListing, DirEntry, EntryKin
 
 from .dashboard_view import duration, size
 from .disk_chart import DiskChart, SizedItem, size_chart
+from .sortable import SortableQuery
 
 __all__ = [
     "IN_USE_CHOICES",
@@ -48,7 +49,7 @@ def _clip(value: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class VolumesQuery:
+class VolumesQuery(SortableQuery):
     """The list's filters and sort (a GET form); empty strings mean "any".
 
     Attributes:
@@ -58,6 +59,10 @@ class VolumesQuery:
         in_use: ``yes`` (some container mounts it), ``no`` (none does) or "" (any).
         sort: a column of :data:`SORTS`, ``-`` in front for descending.
     """
+
+    PAGE: ClassVar[str] = "/volumes"
+    DEFAULT_SORT: ClassVar[str] = DEFAULT_SORT
+    FILTERS: ClassVar[tuple[str, ...]] = ("host", "name", "driver", "in_use")
 
     host: str = ""
     name: str = ""
@@ -87,34 +92,6 @@ class VolumesQuery:
     def in_use_flag(self) -> bool | None:
         """The in-use filter as the core takes it."""
         return {"yes": True, "no": False}.get(self.in_use)
-
-    def encoded(self, *, sort: str | None = None) -> str:
-        """The filters and sort as a query string (without ``?``), defaults left out."""
-        pairs = {"host": self.host, "name": self.name, "driver": self.driver,
-                 "in_use": self.in_use}
-        chosen = self.sort if sort is None else sort
-        if chosen != DEFAULT_SORT:
-            pairs["sort"] = chosen
-        return urlencode({k: v for k, v in pairs.items() if v})
-
-    def sort_href(self, column: str) -> str:
-        """A column header's link: sort by it, or reverse the order when it is the sort.
-
-        Sizes, dates and counts start largest/newest first; names start A to Z.
-        """
-        descending_first = column in ("size", "created", "containers")
-        if self.sort.removeprefix("-") == column:
-            target = column if self.sort.startswith("-") else f"-{column}"
-        else:
-            target = f"-{column}" if descending_first else column
-        query = self.encoded(sort=target)
-        return f"/volumes?{query}" if query else "/volumes"
-
-    def aria_sort(self, column: str) -> str:
-        """``aria-sort`` of a column header."""
-        if self.sort.removeprefix("-") != column:
-            return "none"
-        return "descending" if self.sort.startswith("-") else "ascending"
 
 
 def _q(text: str) -> str:
