@@ -14,7 +14,7 @@ export class ApiError extends Error {
   }
 }
 
-function csrfToken() {
+export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content || "";
 }
 

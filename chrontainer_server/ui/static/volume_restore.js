@@ -3,7 +3,7 @@
 // into a new volume it asks for a host and a name. The .tar.gz is the request body as is (the
 // browser streams the File), sent with XMLHttpRequest for its upload progress. A 409 naming
 // running containers offers to stop them during the restore and retries with stop_containers.
-import { size } from "./api.js";
+import { csrfToken, size } from "./api.js";
 
 const enc = encodeURIComponent;
 const $ = (id) => document.getElementById(id);
@@ -14,10 +14,6 @@ function result(text, kind = "ok") {
   box.textContent = text;
   box.className = `notice notice-${kind}`;
   box.hidden = !text;
-}
-
-function csrfToken() {
-  return document.querySelector('meta[name="csrf-token"]')?.content || "";
 }
 
 /** POST the file; resolves { status, body } (body parsed JSON or null). */
