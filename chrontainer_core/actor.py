@@ -41,6 +41,11 @@ class Actor:
         """Chrontainer itself (start-up tasks, config-file upserts)."""
         return cls(kind=ActorKind.SYSTEM, id="system", name="system")
 
+    @classmethod
+    def mqtt(cls, client_id: str = "") -> Actor:
+        """The actor of a command that arrived over MQTT (the bridge's client id as its id)."""
+        return cls(kind=ActorKind.MQTT, id=client_id or "mqtt", name="mqtt")
+
     @property
     def label(self) -> str:
         """Short human form, e.g. ``user:alice``."""

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from .models import Container, ContainerMetrics, DockerEvent, HostState, Operation
-from .scheduling.jobs import ScheduleRun
+from .scheduling.jobs import Schedule, ScheduleRun
 from .updates.models import UpdateCheck
 
 
@@ -96,6 +96,15 @@ class RunChanged(Event):
     topic: ClassVar[str] = "schedule.run"
     run: ScheduleRun
     name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduleChanged(Event):
+    """A schedule was created, changed, enabled or disabled (``schedule`` is None: deleted)."""
+
+    topic: ClassVar[str] = "schedule.changed"
+    schedule_id: int
+    schedule: Schedule | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -89,6 +89,9 @@ class Config:
     # The config file's ``settings:``: these values win over the database and are read-only
     # at run time (chrontainer_core.settings). hash=False: a dict cannot be hashed.
     settings: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    # The ``mqtt:`` section of the config file, unvalidated here: chrontainer_mqtt.settings
+    # checks it when the server starts. Values set there win and are read-only in the UI.
+    mqtt: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -235,6 +238,9 @@ _FILE_SCHEMA: Final = vol.Schema(
             vol.Optional("concurrency"): _concurrency,
         },
         vol.Optional("settings"): SETTINGS_FILE_SCHEMA,
+        # The MQTT bridge's settings; the bridge (chrontainer_mqtt.settings) validates the keys,
+        # since the core knows nothing about MQTT (DESIGN §1).
+        vol.Optional("mqtt"): dict,
         vol.Optional("docker"): {
             vol.Optional("url"): DockerUrl(),
             vol.Optional("connect_timeout"): _seconds,
@@ -343,7 +349,7 @@ def _from_file(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must contain a mapping of settings at the top")
     raw = _drop_nulls(raw)
-    for section in ("docker", "metrics", "settings"):
+    for section in ("docker", "metrics", "settings", "mqtt"):
         if isinstance(raw.get(section), dict):
             raw[section] = _drop_nulls(raw[section])
     try:
@@ -364,6 +370,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         values["hosts"] = _hosts(data["hosts"], path)
     if "settings" in data:
         values["settings"] = dict(data["settings"])
+    if "mqtt" in data:
+        values["mqtt"] = dict(data["mqtt"])
     return values
 
 

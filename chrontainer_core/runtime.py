@@ -180,7 +180,7 @@ class Chrontainer:
                 history_days=lambda: current.current.run_history_days)
             self.schedules = ScheduleService(
                 schedule_store, self.scheduler, self.runs, audit=audit, hosts=hosts,
-                default_timezone=lambda: current.current.default_timezone)
+                default_timezone=lambda: current.current.default_timezone, bus=bus)
             self.webhooks = WebhookService(db, self.runs, schedule_store, audit=audit,
                                            hosts=hosts)
             scheduler = self.scheduler

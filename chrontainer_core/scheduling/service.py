@@ -19,7 +19,7 @@ from typing import Final
 
 from ..actor import Actor
 from ..audit import AuditTrail
-from ..bus import ContainerRenamed
+from ..bus import Bus, ContainerRenamed, ScheduleChanged
 from ..errors import Conflict, InvalidInput
 from ..registries.reference import ImageReference
 from ..store.tables import utc_now
@@ -107,12 +107,14 @@ class ScheduleService:
         hosts: The known host slugs (a target's host must be one of them).
         default_timezone: The zone of a new schedule that names none (a setting).
         clock: Current time (aware UTC).
+        bus: Where :class:`ScheduleChanged` goes after each change (None: nowhere).
     """
 
     def __init__(self, store: ScheduleStore, scheduler: Scheduler, executor: RunExecutor, *,
                  audit: AuditTrail, hosts: Container[str],
                  default_timezone: Callable[[], str] = lambda: "UTC",
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, bus: Bus | None = None) -> None:
+        self._bus = bus
         self._store = store
         self._scheduler = scheduler
         self._executor = executor
@@ -205,6 +207,7 @@ class ScheduleService:
             stored = await self._store.add(schedule)
             scope.target = f"schedule/{stored.id}"
         self._scheduler.wake()
+        self._changed(stored.id, stored)
         return stored
 
     async def update(self, draft: Schedule, *, actor: Actor | None = None) -> Schedule:
@@ -222,6 +225,7 @@ class ScheduleService:
             past_ok = draft.trigger == current.trigger
             stored = await self._store.save(self._prepared(draft, allow_past=past_ok))
         self._scheduler.wake()
+        self._changed(stored.id, stored)
         return stored
 
     async def set_enabled(self, schedule_id: int, enabled: bool, *,
@@ -240,6 +244,7 @@ class ScheduleService:
             changed = replace(current, enabled=enabled)
             stored = await self._store.save(replace(changed, next_run_at=self._next(changed)))
         self._scheduler.wake()
+        self._changed(stored.id, stored)
         return stored
 
     async def delete(self, schedule_id: int, *, actor: Actor | None = None) -> None:
@@ -252,6 +257,7 @@ class ScheduleService:
         async with self._audit.track(actor, "schedule.delete", f"schedule/{schedule_id}"):
             await self._store.delete(schedule_id)
         self._scheduler.wake()
+        self._changed(schedule_id, None)
 
     async def run_now(self, schedule_id: int, *, actor: Actor | None = None) -> ScheduleRun:
         """Start a run of the schedule now (enabled or not, paused or not); returns it running.
@@ -273,6 +279,10 @@ class ScheduleService:
                 raise Conflict("this schedule was started at this very instant already")
         self._executor.launch(run, request_for(schedule))
         return run
+
+    def _changed(self, schedule_id: int, schedule: Schedule | None) -> None:
+        if self._bus is not None:
+            self._bus.publish(ScheduleChanged(schedule_id=schedule_id, schedule=schedule))
 
     async def move_key(self, event: ContainerRenamed) -> None:
         """A container was renamed: its schedules follow it to its new key (audited as the

@@ -548,3 +548,21 @@ class UpdateJournalRow(Base):
     actor: Mapped[str] = mapped_column(String(255))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MqttDeviceRow(Base):
+    """A Home Assistant device the MQTT bridge has published discovery for (one per container
+    key, host and schedule), with the config topics it published. Kept so that after a restart
+    the bridge can clear the config of devices that no longer exist (no ghost entities), and
+    so that a removed container's entities are removed once ``gone_since`` is older than the
+    bridge's TTL, even across restarts."""
+
+    __tablename__ = "mqtt_devices"
+
+    device_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "container", "host", "schedule"
+    host: Mapped[str | None] = mapped_column(String(63))
+    ref: Mapped[str] = mapped_column(String(255))  # container key, host slug or schedule id
+    config_topics: Mapped[str] = mapped_column(Text)  # JSON list of retained config topics
+    gone_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
