@@ -47,6 +47,14 @@ class HostChanged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HostRemoved(Event):
+    """A host is no longer managed (removed through Chrontainer or the CLI)."""
+
+    topic: ClassVar[str] = "host.removed"
+    slug: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerRenamed(Event):
     """A container's key changed by a rename (through Chrontainer or the docker CLI).
 

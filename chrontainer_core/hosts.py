@@ -15,7 +15,7 @@ import voluptuous as vol
 
 from .actor import Actor
 from .audit import AuditTrail
-from .bus import Bus, HostChanged
+from .bus import Bus, HostChanged, HostRemoved
 from .docker.events import HostWatcher
 from .docker.host import DockerHost
 from .errors import Conflict, InvalidInput, NotFound
@@ -209,6 +209,7 @@ class HostManager:
             if self._repo is not None:
                 await self._repo.remove(slug)
             await self._detach(slug)
+        self._bus.publish(HostRemoved(slug=slug))
 
     async def test(self, spec: HostSpec) -> EngineVersion:
         """Connect to an engine once and return its version (HostUnreachable when it fails)."""
@@ -231,6 +232,7 @@ class HostManager:
         for slug in set(self._watchers) - set(stored):
             log.info("host %s: removed from the store", slug)
             await self._detach(slug)
+            self._bus.publish(HostRemoved(slug=slug))
         for spec in stored.values():
             if spec.slug not in self._watchers:
                 log.info("host %s: added (%s)", spec.slug, spec.url)
