@@ -117,13 +117,12 @@ class EngineEvents:
 
 
 async def run(args: argparse.Namespace) -> None:
-    from chrontainer_mqtt.bridge import MqttBridge
-    from chrontainer_mqtt.settings import MqttSettings
-    from chrontainer_mqtt.topics import Topics
-
     from chrontainer_core import Chrontainer, HostSpec
     from chrontainer_core.config import Config
     from chrontainer_core.store import migrate
+    from chrontainer_mqtt.bridge import MqttBridge
+    from chrontainer_mqtt.settings import MqttSettings
+    from chrontainer_mqtt.topics import Topics
 
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     work = Path(tempfile.mkdtemp(prefix="bench-mqtt-"))

@@ -9,6 +9,8 @@ from aiohttp import web
 
 from chrontainer_core import Chrontainer
 from chrontainer_core.config import Config
+from chrontainer_mqtt.bridge import MqttBridge
+from chrontainer_mqtt.settings import MqttSettingsService
 
 from . import ui
 from .api import (
@@ -20,6 +22,7 @@ from .api import (
     health,
     hosts,
     images,
+    mqtt,
     networks,
     notifications,
     openapi,
@@ -37,6 +40,7 @@ from .api import (
     webhooks,
 )
 from .api.context import CORE
+from .api.mqtt import MQTT_BRIDGE, MQTT_SETTINGS
 from .auth.middleware import auth_middleware
 from .auth.principal import TRUSTED_PROXIES
 from .auth.service import AUTH, AuthService
@@ -60,10 +64,11 @@ def create_app(config: Config, *, core: Chrontainer | None = None) -> web.Applic
     runtime = app[CORE] = core if core is not None else Chrontainer.from_config(config)
     app[TRUSTED_PROXIES] = tuple(config.trusted_proxies)
     app[AUTH] = _auth_service(runtime)
+    app[MQTT_SETTINGS], app[MQTT_BRIDGE] = _mqtt(runtime, config)
     for module in (health, auth, totp, users, apikeys, hosts, containers, images, operations,
                    updates, volumes, volume_browser, volume_backups, networks, tags, events,
                    activity, schedules, webhooks, notifications, registries, settings,
-                   openapi):
+                   mqtt, openapi):
         module.routes.register(app)
     events.setup(app)  # open SSE streams end on shutdown
     ui.setup(app)
@@ -89,6 +94,16 @@ def _auth_service(runtime: Chrontainer) -> AuthService:
                        secrets=runtime.secrets, require_2fa=require_2fa)
 
 
+def _mqtt(runtime: Chrontainer, config: Config) -> tuple[MqttSettingsService, MqttBridge]:
+    if runtime.db is None or runtime.secrets is None:
+        raise ValueError("the server needs a daemon-mode runtime (Chrontainer.from_config)")
+    # Validates the config file's mqtt: section now: a bad one fails `serve` with a ConfigError
+    # naming the key (mqtt.port), before anything starts.
+    settings = MqttSettingsService(runtime.db, runtime.secrets, runtime.audit,
+                                   file_overrides=config.mqtt)
+    return settings, MqttBridge(runtime, settings)
+
+
 def _setup_link(base_url: str) -> Callable[[web.Application], AsyncIterator[None]]:
     async def log_setup_link(app: web.Application) -> AsyncIterator[None]:
         # After the core started (so the schema is there): logs the link only with no users.
@@ -101,5 +116,14 @@ def _setup_link(base_url: str) -> Callable[[web.Application], AsyncIterator[None
 async def _core_lifecycle(app: web.Application) -> AsyncIterator[None]:
     runtime = app[CORE]
     await runtime.start()
-    yield
-    await runtime.stop()
+    try:
+        # After the core (the settings live in its database; the bridge follows its events).
+        await app[MQTT_SETTINGS].load()
+        await app[MQTT_BRIDGE].start()
+        yield
+    finally:
+        # The bridge publishes "offline" and lets go of the core before the core stops.
+        try:
+            await app[MQTT_BRIDGE].stop()
+        finally:
+            await runtime.stop()

@@ -223,6 +223,10 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     # settings
     ("GET", V1 + "/settings"): A,
     ("PATCH", V1 + "/settings"): A,
+    # the MQTT bridge: its settings hold the broker's credentials (DESIGN §7)
+    ("GET", V1 + "/mqtt"): A,
+    ("PATCH", V1 + "/mqtt"): A,
+    ("POST", V1 + "/mqtt/test"): A,
     # UI pages (chrontainer_server.ui); static assets are public so a login page can load them
     ("GET", "/"): V,
     ("GET", "/containers"): V,
@@ -247,6 +251,8 @@ ROUTE_ROLES: Final[Mapping[tuple[str, str], Requirement]] = {
     ("GET", "/settings"): A,
     ("POST", "/settings"): A,
     ("GET", "/settings/registries"): A,
+    ("GET", "/settings/mqtt"): A,
+    ("GET", "/fragments/mqtt/status"): A,
     ("GET", "/login"): PUBLIC,
     ("GET", "/setup"): PUBLIC,
     ("GET", "/profile"): V,

@@ -49,7 +49,13 @@ class NavGroup:
 
     def current(self, path: str) -> bool:
         """True when ``path`` is one of the group's pages (the summary is marked too)."""
-        return any(path.startswith(item.href) for item in self.items)
+        return self.current_item(path) is not None
+
+    def current_item(self, path: str) -> NavItem | None:
+        """The entry ``path`` belongs to: the longest matching prefix, so /settings/mqtt
+        marks "MQTT" and not "Settings" as well."""
+        matches = [item for item in self.items if path.startswith(item.href)]
+        return max(matches, key=lambda item: len(item.href)) if matches else None
 
 
 NAV: Final = (
@@ -65,6 +71,7 @@ NAV: Final = (
     NavItem("/events", "Events"),
     NavGroup("Admin", (
         NavItem("/settings", "Settings", Role.ADMIN),
+        NavItem("/settings/mqtt", "MQTT", Role.ADMIN),
         NavItem("/notifications", "Notifications", Role.ADMIN),
         NavItem("/users", "Users", Role.ADMIN),
         NavItem("/audit", "Audit", Role.ADMIN),

@@ -38,6 +38,7 @@ from . import (
     dashboard,
     hosts_events,
     image_pages,
+    mqtt_pages,
     network_pages,
     notification_pages,
     registry_pages,
@@ -107,6 +108,7 @@ def setup(app: web.Application) -> None:
     activity.setup(app)
     notification_pages.setup(app)
     registry_pages.setup(app)
+    mqtt_pages.setup(app)
     accounts.setup(app, render)
     app.router.add_get(STATIC_PREFIX + "{path:.+}", _static)
 

@@ -22,9 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chrontainer_mqtt.bridge import MqttBridge
-from chrontainer_mqtt.settings import MqttSettings
-from chrontainer_mqtt.topics import Topics
 
 from chrontainer_core import Chrontainer
 from chrontainer_core.scheduling.jobs import (
@@ -35,6 +32,9 @@ from chrontainer_core.scheduling.jobs import (
     Trigger,
     TriggerKind,
 )
+from chrontainer_mqtt.bridge import MqttBridge
+from chrontainer_mqtt.settings import MqttSettings
+from chrontainer_mqtt.topics import Topics
 
 from ..live import wait_synced
 from .broker import PASSWORD, USERNAME, Message, Mosquitto

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from chrontainer_mqtt.settings import DiscoveryMode
-
 from chrontainer_core import Chrontainer
+from chrontainer_mqtt.settings import DiscoveryMode
 
 from ..live import Engine, docker, run_container, wait_for
 from . import bridge_harness

@@ -14,10 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chrontainer_mqtt.commands import CommandHandler, Outgoing
-from chrontainer_mqtt.protection import Protection
-from chrontainer_mqtt.settings import ControlMode, MqttSettings
-from chrontainer_mqtt.topics import Topics
 
 from chrontainer_core import Chrontainer
 from chrontainer_core.actor import Actor, ActorKind
@@ -30,6 +26,10 @@ from chrontainer_core.scheduling.jobs import (
     Trigger,
     TriggerKind,
 )
+from chrontainer_mqtt.commands import CommandHandler, Outgoing
+from chrontainer_mqtt.protection import Protection
+from chrontainer_mqtt.settings import ControlMode, MqttSettings
+from chrontainer_mqtt.topics import Topics
 
 from ..live import Engine, docker, free_port, run_container, unique, wait_for
 from . import bridge_harness

@@ -83,6 +83,9 @@ URL_OPERATIONS = frozenset({"add_host", "update_host", "test_url"})
 # delivery worker contact: every address the fuzzer generates points at a closed loopback port.
 CHANNEL_OPERATIONS = frozenset({"create_channel", "update_channel"})
 UNREACHABLE_HTTP = "http://127.0.0.1:9"
+# Operations whose body may name an MQTT broker that the server (the bridge, or the connection
+# test) connects to: the fuzzed host and port are pointed at a closed loopback port.
+MQTT_OPERATIONS = frozenset({"update_mqtt", "test_mqtt"})
 # Operations that reach the internet through an engine (offline here: a documented 502).
 INTERNET_OPERATIONS = frozenset({"search_images"})
 # The label every fuzzed image prune is limited to (no image carries it).
@@ -259,6 +262,10 @@ def _make_safe(case: schemathesis.Case) -> bool:
     if op_id in URL_OPERATIONS and isinstance(body, dict) and isinstance(body.get("url"), str):
         body["url"] = UNREACHABLE
         neutralised = True
+    if op_id in MQTT_OPERATIONS and isinstance(body, dict) and (
+            isinstance(body.get("host"), str) or isinstance(body.get("port"), int)):
+        neutralised = body.get("host") != "127.0.0.1" or body.get("port") != 9 or neutralised
+        body.update(host="127.0.0.1", port=9)
     if op_id in CHANNEL_OPERATIONS and isinstance(body, dict) and isinstance(
             body.get("config"), dict):
         neutralised = _channel_points_nowhere(body) or neutralised

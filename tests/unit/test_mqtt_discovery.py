@@ -16,25 +16,6 @@ from typing import Any
 
 import jinja2
 import pytest
-from chrontainer_mqtt.discovery import (
-    ContainerContext,
-    DeviceConfig,
-    Origin,
-    container_config,
-    host_config,
-    schedule_config,
-)
-from chrontainer_mqtt.settings import DiscoveryMode
-from chrontainer_mqtt.state import (
-    EVENT_TYPES,
-    container_event,
-    container_state,
-    container_stats,
-    host_state,
-    schedule_state,
-    update_state,
-)
-from chrontainer_mqtt.topics import Topics
 
 from chrontainer_core.models import (
     Container,
@@ -55,6 +36,25 @@ from chrontainer_core.scheduling.jobs import (
     Trigger,
     TriggerKind,
 )
+from chrontainer_mqtt.discovery import (
+    ContainerContext,
+    DeviceConfig,
+    Origin,
+    container_config,
+    host_config,
+    schedule_config,
+)
+from chrontainer_mqtt.settings import DiscoveryMode
+from chrontainer_mqtt.state import (
+    EVENT_TYPES,
+    container_event,
+    container_state,
+    container_stats,
+    host_state,
+    schedule_state,
+    update_state,
+)
+from chrontainer_mqtt.topics import Topics
 
 from ..mqtt.ha_schema import UPDATE_STATE_KEYS, validate_config
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from chrontainer_core.models import Container, ContainerState, NetworkAttachment, PortBinding
 from chrontainer_mqtt.protection import (
     Protection,
     broker_image,
@@ -14,8 +16,6 @@ from chrontainer_mqtt.protection import (
     home_assistant_image,
 )
 from chrontainer_mqtt.settings import ControlMode, MqttSettings
-
-from chrontainer_core.models import Container, ContainerState, NetworkAttachment, PortBinding
 
 OWN = "a" * 64
 OTHER = "b" * 64

@@ -8,17 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from chrontainer_mqtt.state import (
-    EVENT_TYPES,
-    StatsDeadband,
-    container_event,
-    container_state,
-    container_stats,
-    host_state,
-    schedule_state,
-    to_payload,
-    update_state,
-)
 
 from chrontainer_core.models import (
     Container,
@@ -46,6 +35,17 @@ from chrontainer_core.scheduling.jobs import (
     TriggerKind,
 )
 from chrontainer_core.updates.models import UpdateCheck, UpdateState
+from chrontainer_mqtt.state import (
+    EVENT_TYPES,
+    StatsDeadband,
+    container_event,
+    container_state,
+    container_stats,
+    host_state,
+    schedule_state,
+    to_payload,
+    update_state,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, 5, 123456, tzinfo=UTC)
 MIB = 1024 * 1024

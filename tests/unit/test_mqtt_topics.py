@@ -56,7 +56,8 @@ def test_ids_and_topics() -> None:
     assert t.device_config(device) == "homeassistant/device/chrontainer_c_nas-1_proj__web/config"
     assert t.component_config("switch", device, "power") == \
         "homeassistant/switch/chrontainer_c_nas-1_proj__web/power/config"
-    assert t.container("nas-1", "proj_web", "state") == "chrontainer/container/nas-1/proj__web/state"
+    assert t.container("nas-1", "proj_web", "state") == \
+        "chrontainer/container/nas-1/proj__web/state"
     assert t.host("nas-1") == "chrontainer/host/nas-1/state"
     assert t.schedule(7) == "chrontainer/schedule/7/state"
     assert t.status == "chrontainer/status"
