@@ -144,8 +144,8 @@ async def test_setup_2fa_logout_and_login_with_totp(browser: Any, fresh: Fresh) 
         # Text contents: the admin pages are inside a closed disclosure (the Admin group).
         nav = await page.locator("nav .nav a").all_text_contents()
         assert nav == ["Containers", "Images", "Volumes", "Networks", "Updates", "Schedules",
-                       "Webhooks", "Activity", "Hosts", "Events", "Settings", "Notifications",
-                       "Users", "Audit"]
+                       "Webhooks", "Activity", "Hosts", "Events", "Settings", "MQTT",
+                       "Notifications", "Users", "Audit"]
         await _clean(tab)
     finally:
         await page.context.close()
