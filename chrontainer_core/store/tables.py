@@ -564,5 +564,9 @@ class MqttDeviceRow(Base):
     host: Mapped[str | None] = mapped_column(String(63))
     ref: Mapped[str] = mapped_column(String(255))  # container key, host slug or schedule id
     config_topics: Mapped[str] = mapped_column(Text)  # JSON list of retained config topics
+    # JSON object: entity key -> platform, as last published. Device-based discovery removes an
+    # entity only when it is sent as {"p": platform}, so the bridge must know, even after a
+    # restart, which entities a device had (control switched off while it was down).
+    components: Mapped[str] = mapped_column(Text, default="{}")
     gone_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

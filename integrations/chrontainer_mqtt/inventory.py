@@ -119,7 +119,6 @@ class Inventory:
     counts: InventoryCounts = field(default_factory=InventoryCounts)
     origin: Origin = field(default_factory=lambda: Origin(
         sw_version=_version(), support_url="https://github.com/chrontainer/chrontainer"))
-    _components: dict[str, Mapping[str, str]] = field(default_factory=dict)
     _deadband: StatsDeadband = field(default_factory=StatsDeadband)
     _operations: dict[tuple[str, str], Operation] = field(default_factory=dict)
     _details: dict[str, _Details] = field(default_factory=dict)
@@ -158,7 +157,8 @@ class Inventory:
         if self.session is None:
             return
         cfg = build({})
-        before = self._components.get(device_id, {})
+        old = self.store.get(device_id)
+        before = old.components if old is not None else {}
         dropped = {key: platform for key, platform in before.items()
                    if key not in cfg.components}
         if dropped:
@@ -166,12 +166,10 @@ class Inventory:
         for topic, payload in cfg.messages:
             await self.session.publish(topic, payload)
         topics = tuple(topic for topic, _ in cfg.messages)
-        old = self.store.get(device_id)
         if old is not None:
             await self.session.clear(t for t in old.config_topics if t not in topics)
-        self._components[device_id] = cfg.components
         record = PublishedDevice(device_id=device_id, kind=kind, host=host, ref=ref,
-                                 config_topics=topics,
+                                 config_topics=topics, components=dict(cfg.components),
                                  gone_since=old.gone_since if old is not None else None)
         await self.store.record(record)
 
@@ -396,7 +394,6 @@ class Inventory:
         elif device.kind == DeviceKind.SCHEDULE and device.ref.isdigit():
             state_topics = [topics.schedule(int(device.ref))]
         await self.session.clear([*device.config_topics, *state_topics])
-        self._components.pop(device.device_id, None)
         await self.store.forget([device.device_id])
         self.counts.removed += 1
         log.info("mqtt: removed %s device %s", device.kind, device.device_id)

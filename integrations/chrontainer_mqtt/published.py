@@ -15,8 +15,8 @@ container change, and writes only when a row really changes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -45,6 +45,8 @@ class PublishedDevice:
         host: The host slug (containers and hosts), else None.
         ref: The container key, the host slug or the schedule id (as text).
         config_topics: Every retained config topic published for it.
+        components: Entity key -> platform of the entities last published (device-based
+            discovery removes an entity only when told its platform).
         gone_since: When a container was seen removed; None while it exists.
     """
 
@@ -53,16 +55,25 @@ class PublishedDevice:
     host: str | None
     ref: str
     config_topics: tuple[str, ...]
+    components: Mapping[str, str] = field(default_factory=dict)
     gone_since: datetime | None = None
 
 
 def _device(row: MqttDeviceRow) -> PublishedDevice:
+    # A damaged row: nothing known to clear, but the device is still tracked.
     try:
         topics = tuple(str(t) for t in json.loads(row.config_topics or "[]"))
-    except ValueError:  # a damaged row: nothing known to clear, the device is still tracked
+    except ValueError:
         topics = ()
+    try:
+        loaded = json.loads(row.components or "{}")
+        components = {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) \
+            else {}
+    except ValueError:
+        components = {}
     return PublishedDevice(device_id=row.device_id, kind=row.kind, host=row.host, ref=row.ref,
-                           config_topics=topics, gone_since=row.gone_since)
+                           config_topics=topics, components=components,
+                           gone_since=row.gone_since)
 
 
 class PublishedDevices:
@@ -118,6 +129,7 @@ class PublishedDevices:
             row.host = device.host
             row.ref = device.ref
             row.config_topics = json.dumps(list(device.config_topics))
+            row.components = json.dumps(dict(device.components), sort_keys=True)
             row.gone_since = device.gone_since
             row.updated_at = self._clock()
 

@@ -5,8 +5,10 @@ ghost cleanup after a restart of the bridge, and settings changes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from chrontainer_core import Chrontainer
+from chrontainer_mqtt.settings import ControlMode
 
 from ..live import Engine, TcpProxy, docker, run_container, wait_for
 from . import bridge_harness
@@ -215,6 +217,31 @@ async def test_ghosts_are_cleaned_after_a_restart_of_the_bridge(
     clock.advance(hours=1, seconds=1)
     assert await second.sweep() == 1
     assert container_topic not in await held_configs(mqtt_broker, settings.discovery_prefix)
+
+
+async def test_entities_dropped_while_the_bridge_was_down_are_removed_after_a_restart(
+        mqtt_core: Chrontainer, start_bridge: StartBridge, mqtt_broker: Mosquitto,
+        local_engine: Engine) -> None:
+    """Device-based discovery removes an entity only when it is sent as {"p": platform}: the
+    bridge remembers a device's entities in the database, so control switched off while no
+    bridge ran still removes the power switch."""
+    _, name = await run_container(local_engine)
+    await in_cache(mqtt_core, local_engine.slug, name)
+    settings = bridge_settings(mqtt_broker, control=ControlMode.ALL)
+    t = topics_of(settings)
+    topic = t.device_config(t.container_device_id(local_engine.slug, name))
+    first = await start_bridge(settings)
+    await wait_connected(first)
+    held = json.loads((await held_configs(mqtt_broker, settings.discovery_prefix))[topic])
+    assert held["components"]["power"]["command_topic"].endswith("/cmd/power")
+    await first.stop()
+
+    second = await start_bridge(replace(settings, control=ControlMode.OFF))
+    await wait_connected(second)
+    held = json.loads((await held_configs(mqtt_broker, settings.discovery_prefix))[topic])
+    for key, platform in (("power", "switch"), ("restart", "button"), ("pause", "switch")):
+        assert held["components"][key] == {"p": platform}
+    assert held["components"]["running"]["p"] == "binary_sensor"  # the others stay
 
 
 async def test_a_deleted_schedule_is_removed_at_once(

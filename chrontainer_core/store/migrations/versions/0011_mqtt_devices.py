@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("host", sa.String(63), nullable=True),
         sa.Column("ref", sa.String(255), nullable=False),
         sa.Column("config_topics", sa.Text(), nullable=False),
+        sa.Column("components", sa.Text(), nullable=False),
         sa.Column("gone_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("device_id", name="pk_mqtt_devices"),
