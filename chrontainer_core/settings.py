@@ -23,7 +23,7 @@ import dataclasses
 import json
 import logging
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -34,7 +34,7 @@ from sqlalchemy import select
 from chrontainer_core.actor import Actor
 from chrontainer_core.errors import ConfigError, Conflict, InvalidInput
 from chrontainer_core.store.tables import SettingRow, utc_now
-from chrontainer_core.validate import format_path
+from chrontainer_core.validate import Boolean, Integer, format_path
 
 if TYPE_CHECKING:  # annotations only: config.py imports this module, keep it light
     from chrontainer_core.audit import AuditTrail
@@ -51,6 +51,7 @@ __all__ = [
     "Settings",
     "SettingsService",
     "SettingsState",
+    "refuse_read_only",
     "validate_changes",
 ]
 
@@ -102,28 +103,6 @@ class SettingsState:
     read_only: tuple[str, ...]
 
 
-class _Integer:
-    """A JSON integer: ``True`` is an ``int`` in Python, but never a number of minutes."""
-
-    json_schema: Final = {"type": "integer"}
-
-    def __call__(self, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise vol.Invalid("must be a whole number")
-        return value
-
-
-class _Boolean:
-    """A real boolean; ``vol.Boolean`` would also take ``"no"`` or ``0`` from an API body."""
-
-    json_schema: Final = {"type": "boolean"}
-
-    def __call__(self, value: object) -> bool:
-        if not isinstance(value, bool):
-            raise vol.Invalid("must be true or false")
-        return value
-
-
 class _TimeZone:
     """An IANA time zone name known to this machine ("Europe/Berlin", "UTC")."""
 
@@ -160,33 +139,29 @@ class _CronOrOff:
         return text
 
 
-def _int_range(low: int, high: int, unit: str) -> vol.All:
-    return vol.All(_Integer(), vol.Range(min=low, max=high, msg=f"must be {low} to {high} {unit}"))
-
-
 VALIDATORS: Final[Mapping[str, Callable[[Any], Any]]] = {
     "instance_name": vol.All(
         str, vol.Strip, vol.Length(min=1, max=100, msg="must be 1 to 100 characters")
     ),
-    "session_idle_timeout_minutes": _int_range(5, 43200, "minutes"),
-    "require_2fa": _Boolean(),
-    "audit_retention_days": _int_range(1, 3650, "days"),
+    "session_idle_timeout_minutes": Integer(5, 43200, "minutes"),
+    "require_2fa": Boolean(),
+    "audit_retention_days": Integer(1, 3650, "days"),
     "metrics_retention_days": vol.All(
-        _Integer(),
+        Integer(),
         vol.In(METRICS_RETENTION_CHOICES,
                msg="must be one of " + ", ".join(map(str, METRICS_RETENTION_CHOICES))),
     ),
-    "events_keep": _int_range(100, 1_000_000, "events"),
+    "events_keep": Integer(100, 1_000_000, "events"),
     "default_timezone": _TimeZone(),
-    "run_history_days": _int_range(1, 3650, "days"),
-    "schedules_paused": _Boolean(),
-    "notify_throttle_minutes": _int_range(0, 1440, "minutes"),
-    "restart_loop_count": _int_range(2, 100, "starts"),
-    "restart_loop_minutes": _int_range(1, 1440, "minutes"),
+    "run_history_days": Integer(1, 3650, "days"),
+    "schedules_paused": Boolean(),
+    "notify_throttle_minutes": Integer(0, 1440, "minutes"),
+    "restart_loop_count": Integer(2, 100, "starts"),
+    "restart_loop_minutes": Integer(1, 1440, "minutes"),
     "update_check_cron": _CronOrOff(),
-    "update_grace_seconds": _int_range(0, 600, "seconds"),
-    "volume_restore_max_mb": _int_range(1, 1_048_576, "MiB"),
-    "volume_restore_max_expanded_mb": _int_range(1, 4_194_304, "MiB"),
+    "update_grace_seconds": Integer(0, 600, "seconds"),
+    "volume_restore_max_mb": Integer(1, 1_048_576, "MiB"),
+    "volume_restore_max_expanded_mb": Integer(1, 4_194_304, "MiB"),
 }
 
 _DESCRIPTIONS: Final = {
@@ -247,6 +222,20 @@ def validate_changes(changes: object) -> dict[str, Any]:
         message = "unknown setting" if err.msg == "extra keys not allowed" else err.msg
         raise InvalidInput(message, field=field) from err
     return valid
+
+
+def refuse_read_only(keys: Iterable[str], overrides: Container[str]) -> None:
+    """Refuse a change of a key the config file sets (shared with the MQTT settings).
+
+    Raises:
+        Conflict: The first such key (``details.field`` names it, ``details.reason`` says why).
+    """
+    for key in keys:
+        if key in overrides:
+            raise Conflict(
+                f"{key} is {READ_ONLY_REASON} and cannot be changed here",
+                details={"field": key, "reason": READ_ONLY_REASON},
+            )
 
 
 def _validate_file(overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -346,12 +335,7 @@ class SettingsService:
         """
         actor = actor or Actor.library()
         valid = validate_changes(changes)
-        for key in valid:
-            if key in self._overrides:
-                raise Conflict(
-                    f"{key} is {READ_ONLY_REASON} and cannot be changed here",
-                    details={"field": key, "reason": READ_ONLY_REASON},
-                )
+        refuse_read_only(valid, self._overrides)
         changed = {k: v for k, v in valid.items() if getattr(self._stored, k) != v}
         if changed:
             async with contextlib.AsyncExitStack() as stack:

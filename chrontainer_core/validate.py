@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Hashable, Sequence
-from typing import Final
+from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
 import voluptuous as vol
@@ -24,8 +24,10 @@ __all__ = [
     "CONTROL_CLASS",
     "HTTP_SCHEME_RE",
     "MAX_URL_LENGTH",
+    "Boolean",
     "DockerUrl",
     "HostName",
+    "Integer",
     "PemCertificates",
     "PemPrivateKey",
     "Slug",
@@ -85,6 +87,64 @@ _SLUG_MSG: Final = "must be lowercase letters, digits and '-'"
 _DOCKER_URL_MSG: Final = "must be unix:///absolute/path/to/docker.sock or tcp://host:port"
 # Certificates and keys are a few KiB; the bound keeps parsing cheap whatever a client sends.
 _PEM_MAX: Final = 64 * 1024
+
+
+class Integer:
+    """A JSON integer, within ``low``..``high`` when both are given: ``True`` is an ``int`` in
+    Python, but never a number of anything.
+
+    Args:
+        low: The smallest value allowed (with ``high``).
+        high: The largest value allowed (with ``low``).
+        unit: Said after the range in the message ("must be 1 to 8760 hours").
+    """
+
+    def __init__(self, low: int | None = None, high: int | None = None, unit: str = "") -> None:
+        if (low is None) != (high is None):
+            raise ValueError("give both bounds or none")
+        self.low, self.high, self.unit = low, high, unit
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the value (read by the OpenAPI generator)."""
+        schema: dict[str, Any] = {"type": "integer"}
+        if self.low is not None:
+            schema |= {"minimum": self.low, "maximum": self.high}
+        return schema
+
+    def __call__(self, value: object) -> int:
+        """Return ``value`` when it is a whole number in range.
+
+        Raises:
+            vol.Invalid: Not an integer (a bool is not), or out of range.
+        """
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise vol.Invalid("must be a whole number")
+        if self.low is not None and self.high is not None and not self.low <= value <= self.high:
+            unit = f" {self.unit}" if self.unit else ""
+            raise vol.Invalid(f"must be {self.low} to {self.high}{unit}")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Integer({self.low}, {self.high})"
+
+
+class Boolean:
+    """A real boolean; ``vol.Boolean`` would also take ``"no"`` or ``0`` from an API body."""
+
+    json_schema: Final = {"type": "boolean"}
+
+    def __call__(self, value: object) -> bool:
+        """Return ``value`` when it is True or False.
+
+        Raises:
+            vol.Invalid: Anything else.
+        """
+        if not isinstance(value, bool):
+            raise vol.Invalid("must be true or false")
+        return value
+
+    def __repr__(self) -> str:
+        return "Boolean()"
 
 
 class Slug:

@@ -10,7 +10,7 @@ from aiohttp import web
 from chrontainer_core import Chrontainer
 from chrontainer_core.config import Config
 from chrontainer_mqtt.bridge import MqttBridge
-from chrontainer_mqtt.settings import MqttSettingsService
+from chrontainer_mqtt.settings_service import MqttSettingsService
 
 from . import ui
 from .api import (

@@ -16,9 +16,8 @@ from aiohttp import web
 
 from chrontainer_mqtt.bridge import BridgeStatus, MqttBridge
 from chrontainer_mqtt.probe import probe
-from chrontainer_mqtt.settings import (
-    TEST_SCHEMA,
-    UPDATE_SCHEMA,
+from chrontainer_mqtt.settings import TEST_SCHEMA, UPDATE_SCHEMA
+from chrontainer_mqtt.settings_service import (
     MqttSettingsService,
     MqttSettingsState,
     MqttSettingsView,

@@ -31,7 +31,7 @@ STATUS_FRAGMENT: Final = "/fragments/mqtt/status"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Field:
-    """One input of the form: ``kind`` is text, number or checkbox."""
+    """One input of the form: ``kind`` is text, textarea, number or checkbox."""
 
     key: str
     label: str
@@ -51,6 +51,9 @@ BROKER_FIELDS: Final = (
     Field(key="tls", label="Use TLS", kind="checkbox", help="Encrypt the connection."),
     Field(key="tls_insecure", label="Accept any broker certificate", kind="checkbox",
           help="Only for a self-signed certificate on your own network."),
+    Field(key="tls_ca_cert", label="CA certificate", kind="textarea", maximum=65536,
+          help="PEM of the CA that signed the broker's certificate (your own CA); one or more "
+               "certificates. Empty trusts the system's CAs."),
     Field(key="username", label="Username", kind="text", maximum=128,
           help="Empty to connect anonymously."),
 )

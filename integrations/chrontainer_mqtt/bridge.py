@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,7 +53,7 @@ from .commands import CommandHandler
 from .inventory import Inventory
 from .protection import Protection
 from .published import PublishedDevices
-from .session import QOS, Session, client_for
+from .session import QOS, Session, client_for, tls_context
 from .settings import ControlMode, MqttSettings
 from .topics import Topics
 
@@ -267,9 +268,12 @@ class MqttBridge:
         topics = Topics(settings.base_topic, settings.discovery_prefix)
         broker = f"{settings.host}:{settings.port}"
         delay, down = BACKOFF[0], False
+        tls: ssl.SSLContext | None = None
         while True:
             try:
-                async with client_for(settings, topics) as client:
+                if settings.tls and tls is None:
+                    tls = await tls_context(settings)  # reads the system's CAs: once per run
+                async with client_for(settings, topics, tls=tls) as client:
                     if down:
                         log.info("mqtt: connected to %s again", broker)
                     down = False

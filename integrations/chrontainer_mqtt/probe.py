@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import ssl
 from typing import Final
 
 import aiomqtt
 
+from .session import tls_context
 from .settings import MqttSettings
 
 __all__ = ["PROBE_TIMEOUT", "probe"]
@@ -35,10 +35,6 @@ async def probe(settings: MqttSettings, *, limit: float = PROBE_TIMEOUT) -> str 
     if not settings.host:
         return "no broker host is set"
     where = f"{settings.host}:{settings.port}"
-    tls_params = None
-    if settings.tls:
-        tls_params = aiomqtt.TLSParameters(
-            cert_reqs=ssl.CERT_NONE if settings.tls_insecure else ssl.CERT_REQUIRED)
     try:
         async with asyncio.timeout(limit):
             client = aiomqtt.Client(
@@ -47,8 +43,7 @@ async def probe(settings: MqttSettings, *, limit: float = PROBE_TIMEOUT) -> str 
                 identifier=f"chrontainer-test-{secrets.token_hex(4)}",
                 username=settings.username or None,
                 password=settings.password or None,
-                tls_params=tls_params,
-                tls_insecure=settings.tls_insecure if settings.tls else None,
+                tls_context=await tls_context(settings),
                 timeout=limit,
             )
             async with client:
@@ -61,5 +56,5 @@ async def probe(settings: MqttSettings, *, limit: float = PROBE_TIMEOUT) -> str 
     except aiomqtt.MqttError as err:
         return f"cannot connect to {where}: {err}"
     except (OSError, ValueError) as err:
-        # TLS set-up (a missing CA bundle) or a host name the resolver rejects outright.
+        # A host name the resolver rejects outright.
         return f"cannot connect to {where}: {err}"

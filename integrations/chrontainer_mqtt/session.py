@@ -8,6 +8,7 @@ sent only when it changed; a new connection starts empty and therefore republish
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import aiomqtt
 from .settings import MqttSettings
 from .topics import Topics
 
-__all__ = ["QOS", "PublishCounts", "Session", "client_for"]
+__all__ = ["QOS", "PublishCounts", "Session", "client_for", "tls_context"]
 
 # Every message is QoS 1: Home Assistant's discovery and state must not be lost silently.
 QOS = 1
@@ -25,20 +26,49 @@ QOS = 1
 KEEPALIVE = 30
 
 
-def client_for(settings: MqttSettings, topics: Topics) -> aiomqtt.Client:
-    """An (unconnected) client for ``settings`` with the bridge's last will ``offline``."""
-    tls_params = None
-    if settings.tls:
-        tls_params = aiomqtt.TLSParameters(
-            cert_reqs=ssl.CERT_NONE if settings.tls_insecure else ssl.CERT_REQUIRED)
+def _build_tls_context(settings: MqttSettings) -> ssl.SSLContext:
+    # Blocking: create_default_context reads the system's CA files.
+    context = ssl.create_default_context(cadata=settings.tls_ca_cert or None)
+    if settings.tls_insecure:
+        # paho reads check_hostname off the context and then skips its own host name check.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
+    """The TLS context for ``settings``, built off the event loop; None without TLS.
+
+    It trusts ``tls_ca_cert`` when one is given, else the system's CAs; ``tls_insecure``
+    accepts any certificate and host name.
+
+    Raises:
+        aiomqtt.MqttError: The CA certificates do not load (a stored value gone bad).
+    """
+    if not settings.tls:
+        return None
+    try:
+        return await asyncio.to_thread(_build_tls_context, settings)
+    except (ssl.SSLError, ValueError) as err:
+        raise aiomqtt.MqttError(f"the TLS CA certificates do not load: {err}") from err
+
+
+def client_for(settings: MqttSettings, topics: Topics, *,
+               tls: ssl.SSLContext | None) -> aiomqtt.Client:
+    """An (unconnected) client for ``settings`` with the bridge's last will ``offline``.
+
+    Args:
+        settings: The broker, login and client id.
+        topics: Where the last will goes.
+        tls: From :func:`tls_context` (None: plain MQTT).
+    """
     return aiomqtt.Client(
         settings.host,
         settings.port,
         identifier=settings.client_id or None,
         username=settings.username or None,
         password=settings.password or None,
-        tls_params=tls_params,
-        tls_insecure=settings.tls_insecure if settings.tls else None,
+        tls_context=tls,
         keepalive=KEEPALIVE,
         will=aiomqtt.Will(topics.status, "offline", qos=QOS, retain=True),
     )

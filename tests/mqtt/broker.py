@@ -2,12 +2,14 @@
 
 :class:`Mosquitto` runs Debian's ``mosquitto`` on 127.0.0.1 on a free port with a config written
 to a temp dir (no persistence, so a restart forgets retained messages unless a test republishes
-them; ``password=True`` requires a user made with ``mosquitto_passwd``). A missing binary skips
-locally and fails when ``CI=true`` (scripts/test-env installs it).
+them; ``password=True`` requires a user made with ``mosquitto_passwd``; ``tls=make_pki()``
+makes the listener TLS-only with the server certificate for 127.0.0.1 signed by ``tls.ca``). A
+missing binary skips locally and fails when ``CI=true`` (scripts/test-env installs it).
 
 :class:`Recorder` is an aiomqtt client subscribed to ``#`` that keeps every message it sees
 (topic, payload, retain flag) so a test can wait for one; :func:`retained` reads what the broker
-holds retained under a filter right now, through a fresh subscription.
+holds retained under a filter right now, through a fresh subscription. Both trust ``tls.ca`` of a
+TLS broker.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import tempfile
 import time
@@ -29,6 +32,7 @@ import aiomqtt
 import pytest
 
 from ..live import free_port
+from ..pki import Pki
 
 USERNAME = "bridge"
 PASSWORD = "s3cret-broker-pw"
@@ -37,7 +41,7 @@ PASSWORD = "s3cret-broker-pw"
 class Mosquitto:
     """One mosquitto process; ``stop``/``start`` keep its port (a broker restart)."""
 
-    def __init__(self, *, password: bool = False) -> None:
+    def __init__(self, *, password: bool = False, tls: Pki | None = None) -> None:
         binary = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
         if binary is None:
@@ -61,6 +65,11 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
         else:
             lines.append("allow_anonymous true")
+        self.tls = tls
+        if tls is not None:
+            # Right after the listener line: these options belong to it.
+            cafile, certfile, keyfile = tls.write_server_files(self.dir / "tls")
+            lines[1:1] = [f"cafile {cafile}", f"certfile {certfile}", f"keyfile {keyfile}"]
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -157,6 +166,10 @@ async def recorder(broker: Mosquitto, topic: str = "#") -> AsyncIterator[Recorde
     kwargs: dict[str, Any] = {}
     if "password_file" in broker.conf.read_text():
         kwargs = {"username": USERNAME, "password": PASSWORD}
+    if broker.tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # checks the host name and chain
+        context.load_verify_locations(cadata=broker.tls.ca.cert)
+        kwargs["tls_context"] = context
     async with aiomqtt.Client(broker.host, broker.port, **kwargs) as client:
         rec.client = client
         await client.subscribe(topic, qos=1)

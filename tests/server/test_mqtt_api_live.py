@@ -5,8 +5,10 @@ absent from the audit trail and its one ``mqtt.settings.update`` row); bad input
 naming the field with nothing changed; keys of the config file's ``mqtt:`` section are
 read-only (409) and a bad section fails create_app with a ConfigError; operators and viewers
 get 403 (API and page); ``POST /mqtt/test`` logs in to a password broker with the right
-password, reports the wrong one and an unused port; enabling the bridge through PATCH connects
-it (the status says so) and disabling it stops it.
+password, reports the wrong one and an unused port; over TLS it verifies the broker with the
+given CA certificate (stored like any setting, shown read-only when the file sets it) and
+reports a certificate that does not verify; enabling the bridge through PATCH connects it (the
+status says so) and disabling it stops it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy import select
 
 from chrontainer_core.errors import ConfigError
 from chrontainer_core.store.tables import AuditRow, SettingRow
-from chrontainer_mqtt.settings import AUDIT_ACTION, SETTINGS_KEY
+from chrontainer_mqtt.settings_service import AUDIT_ACTION, SETTINGS_KEY
 from chrontainer_server.app import create_app
 from chrontainer_server.auth.roles import Role
 
@@ -31,7 +33,8 @@ from ..accounts import admin_client
 from ..http import core_of, error_of, ok
 from ..live import free_port, unique, wait_for
 from ..mqtt.broker import PASSWORD, USERNAME, Mosquitto
-from ..mqtt.conftest import own_broker  # noqa: F401 - a fixture
+from ..mqtt.conftest import own_broker, tls_broker  # noqa: F401 - fixtures
+from ..pki import make_pki
 from .test_notifications_api_live import key_for
 
 pytestmark = pytest.mark.live
@@ -116,6 +119,10 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"removed_ttl_hours": 0}, "removed_ttl_hours"),
     ({"colour": "blue"}, "colour"),
     ({"host": "ok.lan", "port": 70000}, "port"),
+    ({"tls_ca_cert": "my CA"}, "tls_ca_cert"),
+    ({"tls_ca_cert": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
+     "tls_ca_cert"),
+    ({"tls_ca_cert": 5}, "tls_ca_cert"),
 ]
 
 
@@ -137,14 +144,15 @@ async def test_bad_input_is_refused_and_changes_nothing(api: TestClient) -> None
 @pytest.fixture
 async def pinned(clean_engines: None, daemon_config) -> AsyncIterator[TestClient]:  # type: ignore[no-untyped-def]
     """A server whose config file sets the broker host and password (so they are read-only)."""
-    config = dataclasses.replace(daemon_config, mqtt={"host": "127.0.0.1", "password": "file-pw"})
+    mqtt = {"host": "127.0.0.1", "password": "file-pw", "tls_ca_cert": make_pki().ca.cert}
+    config = dataclasses.replace(daemon_config, mqtt=mqtt)
     async with admin_client(create_app(config), config.database_url) as client:
         yield client
 
 
 async def test_config_file_keys_are_read_only(pinned: TestClient) -> None:
     body = await ok(await pinned.get(URL))
-    assert body["read_only"] == ["host", "password"]
+    assert body["read_only"] == ["host", "tls_ca_cert", "password"]
     assert body["settings"]["host"] == "127.0.0.1" and body["settings"]["password_set"] is True
     assert "file-pw" not in json.dumps(body)
     for change, field in (({"host": "other"}, "host"), ({"password": None}, "password"),
@@ -160,8 +168,10 @@ async def test_config_file_keys_are_read_only(pinned: TestClient) -> None:
     assert resp.status == 200 and "file-pw" not in html
     assert re.search(r'<input type="text" id="mq-host"[^>]* disabled', html)
     assert re.search(r'<input type="password" id="mq-password"[^>]* disabled', html)
+    assert re.search(r'<textarea id="mq-tls_ca_cert"[^>]* disabled[^>]*>-----BEGIN CERTIFICATE',
+                     html)
     assert not re.search(r'<input type="number" id="mq-port"[^>]* disabled', html)
-    assert html.count('class="locked"') == 2
+    assert html.count('class="locked"') == 3
 
 
 def test_a_bad_mqtt_section_fails_at_create_app(daemon_config) -> None:  # type: ignore[no-untyped-def]
@@ -207,6 +217,27 @@ async def test_connection_test(api: TestClient, own_broker: Mosquitto) -> None: 
     assert anonymous["ok"] is False and PASSWORD not in json.dumps(anonymous)
     # A test changes nothing.
     assert (await core_of(api).audit.list(action=AUDIT_ACTION))[1] == 1
+
+
+async def test_connection_test_over_tls(api: TestClient, tls_broker: Mosquitto) -> None:  # noqa: F811
+    assert tls_broker.tls is not None
+    ca = tls_broker.tls.ca.cert
+    broker = {"host": tls_broker.host, "port": tls_broker.port, "tls": True}
+    right = await ok(await api.post(URL + "/test", json={**broker, "tls_ca_cert": ca}))
+    assert right == {"ok": True, "error": None}
+    for ca_given in ({}, {"tls_ca_cert": tls_broker.tls.other_ca.cert}):
+        wrong = await ok(await api.post(URL + "/test", json={**broker, **ca_given}))
+        assert wrong["ok"] is False and "certificate verify failed" in wrong["error"]
+    insecure = await ok(await api.post(URL + "/test", json={**broker, "tls_insecure": True}))
+    assert insecure == {"ok": True, "error": None}
+    plain = await ok(await api.post(URL + "/test", json={**broker, "tls": False}))
+    assert plain["ok"] is False
+
+    # Stored like any other setting (it is no secret), then the test uses the stored one.
+    saved = await ok(await api.patch(URL, json={**broker, "tls_ca_cert": ca}))
+    assert saved["settings"]["tls_ca_cert"] == ca
+    assert json.loads(await raw_row(api))["tls_ca_cert"] == ca
+    assert await ok(await api.post(URL + "/test", json={})) == {"ok": True, "error": None}
 
 
 async def test_enabling_connects_the_bridge(api: TestClient, own_broker: Mosquitto) -> None:  # noqa: F811

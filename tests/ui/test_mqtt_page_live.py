@@ -3,9 +3,9 @@ anonymous broker, under a unique base topic and discovery prefix).
 
 Proves: the Admin menu leads to it; "Test connection" logs in to the broker; choosing control
 "all" shows the ACL warning (and "off" hides it); saving stores the values (the password only
-as "set", the field emptied) and the refreshed status shows the bridge connected; a bad host is
-shown next to its field with nothing saved; no sideways scroll at 360 px; no CSP violation; a
-viewer gets 403 and no menu entry.
+as "set", the field emptied) and the refreshed status shows the bridge connected; a bad host and
+a CA certificate that is not PEM are shown next to their fields with nothing saved; no
+sideways scroll at 360 px; no CSP violation; a viewer gets 403 and no menu entry.
 """
 
 from __future__ import annotations
@@ -75,8 +75,15 @@ async def test_configure_test_and_save(tab: Tab, ui: TestClient,
     assert "scheme" in await page.locator("#mq-host-error").inner_text()
     assert await page.locator("#mq-host").get_attribute("aria-invalid") == "true"
     assert (await settings(ui))["enabled"] is False
-
     await page.fill("#mq-host", mqtt_broker.host)
+    await page.fill("#mq-tls_ca_cert", "my home CA")
+    await page.click("#mqtt-save")
+    ca_error = page.locator("#mq-tls_ca_cert-error")
+    await ca_error.wait_for(state="visible", timeout=WAIT)
+    assert "PEM" in await ca_error.inner_text()
+    assert (await settings(ui))["enabled"] is False
+
+    await page.fill("#mq-tls_ca_cert", "")
     await page.fill("#mq-password", "not-needed-but-stored")
     await page.click("#mqtt-save")
     await page.locator("#mqtt-notice", has_text="saved").wait_for(timeout=WAIT)

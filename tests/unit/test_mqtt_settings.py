@@ -21,19 +21,22 @@ from chrontainer_core.settings import SettingsService
 from chrontainer_core.store.db import Database
 from chrontainer_core.store.tables import SettingRow
 from chrontainer_mqtt.settings import (
-    AUDIT_ACTION,
-    SETTINGS_KEY,
     ControlMode,
     DiscoveryMode,
     MqttSettings,
-    MqttSettingsService,
-    MqttSettingsView,
     validate_changes,
     validate_file,
     validate_probe,
 )
+from chrontainer_mqtt.settings_service import (
+    AUDIT_ACTION,
+    SETTINGS_KEY,
+    MqttSettingsService,
+    MqttSettingsView,
+)
 
 from ..dbtemplate import migrated
+from ..pki import make_pki
 
 SECRET = "a-long-test-secret-key-for-mqtt"
 
@@ -268,3 +271,42 @@ def test_invalid_file_section_fails_at_construction(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         service_of(db, port="1883")
     assert info.value.path == "mqtt.port"
+
+
+# --- the broker's CA certificate (tls_ca_cert) ---------------------------------------------------
+
+
+def test_ca_certificate_values() -> None:
+    pki = make_pki()
+    bundle = pki.ca.cert + pki.other_ca.cert
+    for value in ("", pki.ca.cert, bundle):
+        assert validate_changes({"tls_ca_cert": value}) == {"tls_ca_cert": value}
+        assert validate_file({"tls_ca_cert": value}) == {"tls_ca_cert": value}
+    truncated = pki.ca.cert[:120] + "\n-----END CERTIFICATE-----\n"
+    bad = [
+        ("not a certificate", "PEM form"),
+        (pki.ca.key, "PEM form"),  # a key alone: no certificate block
+        (pki.ca.cert + pki.ca.key, "private key"),  # would be stored in the clear
+        (truncated, "does not parse"),
+        (pki.ca.cert * 120, "too long"),  # over 64 KiB
+        (5, "PEM form"),
+        (None, "PEM form"),
+    ]
+    for value, words in bad:
+        with pytest.raises(InvalidInput) as info:
+            validate_changes({"tls_ca_cert": value})
+        assert info.value.details["field"] == "tls_ca_cert"
+        assert words in info.value.message, (words, info.value.message)
+        with pytest.raises(ConfigError) as err:
+            validate_file({"tls_ca_cert": value})
+        assert err.value.path == "mqtt.tls_ca_cert"
+
+
+async def test_the_ca_certificate_is_stored_and_shown(db: Database) -> None:
+    pki = make_pki()
+    service = service_of(db)
+    await service.load()
+    state = await service.update({"tls": True, "tls_ca_cert": pki.ca.cert})
+    assert state.settings.tls_ca_cert == pki.ca.cert
+    assert (await stored_document(db))["tls_ca_cert"] == pki.ca.cert  # not a secret
+    assert (await service_of(db).load()).tls_ca_cert == pki.ca.cert
