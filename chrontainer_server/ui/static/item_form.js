@@ -46,3 +46,15 @@ export async function saveForm({ saveButton, request, editing, reset, refresh, n
     saveButton.disabled = false;
   }
 }
+
+/** A connection test's outcome in the paragraph `id`: green when `ok`, red when not, plain
+ * when `ok` is null (in progress); hidden when `text` is empty. */
+export function showCheck(id, ok, text) {
+  const result = document.getElementById(id);
+  result.classList.remove("ok", "failed");
+  if (ok !== null) {
+    result.classList.add(ok ? "ok" : "failed");
+  }
+  result.textContent = text;
+  result.hidden = !text;
+}

@@ -3,6 +3,7 @@
 // "Refresh" (the bridge publishes no live event for its connection, and pages never poll).
 // The password is write-only: an empty field keeps the stored one.
 import { api, report } from "./api.js";
+import { showCheck } from "./item_form.js";
 import { FieldErrors, fetchHtml, localTimes, parse } from "./schedules_shared.js";
 
 const STATUS_FRAGMENT = "/fragments/mqtt/status";
@@ -65,16 +66,6 @@ function values() {
   return body;
 }
 
-function showTest(ok, text) {
-  const result = document.getElementById("mqtt-test-result");
-  result.classList.remove("ok", "failed");
-  if (ok !== null) {
-    result.classList.add(ok ? "ok" : "failed");
-  }
-  result.textContent = text;
-  result.hidden = !text;
-}
-
 function showControlWarning() {
   const chosen = form.querySelector('input[name="control"]:checked');
   warning.hidden = !chosen || chosen.value === "off";
@@ -129,18 +120,18 @@ form.addEventListener("submit", async (event) => {
 
 testButton.addEventListener("click", async () => {
   errors.clear();
-  showTest(null, "Connecting…");
+  showCheck("mqtt-test-result", null, "Connecting…");
   testButton.disabled = true;
   try {
     const body = values();
     const answer = await api("POST", "/mqtt/test", body);
     if (answer.ok) {
-      showTest(true, `Connected to ${body.host || "the broker"}: the broker accepted the login.`);
+      showCheck("mqtt-test-result", true, `Connected to ${body.host || "the broker"}: the broker accepted the login.`);
     } else {
-      showTest(false, `Connection failed: ${answer.error}`);
+      showCheck("mqtt-test-result", false, `Connection failed: ${answer.error}`);
     }
   } catch (error) {
-    showTest(null, "");
+    showCheck("mqtt-test-result", null, "");
     const input = errors.show(error);
     (input || document.getElementById("mqtt-form-error")).focus();
   } finally {

@@ -4,7 +4,7 @@
 // change the page is fetched again and its list swapped (the server renders the rows).
 import { api, el, report, say } from "./api.js";
 import { deleteConfirmation } from "./dialogs.js";
-import { fetchItem, formMode, saveForm } from "./item_form.js";
+import { fetchItem, formMode, saveForm, showCheck } from "./item_form.js";
 import { FieldErrors, fetchPage, swapParts } from "./schedules_shared.js";
 
 const PAGE = "/settings/registries";
@@ -31,17 +31,6 @@ const errors = new FieldErrors(form, {
 
 function showError(error) {
   (errors.show(error) || document.getElementById("rg-form-error")).focus();
-}
-
-/** "Logged in as …" in green, or the refusal in red, in the paragraph `id`. */
-function showCheck(id, ok, text) {
-  const result = document.getElementById(id);
-  result.classList.remove("ok", "failed");
-  if (ok !== null) {
-    result.classList.add(ok ? "ok" : "failed");
-  }
-  result.textContent = text;
-  result.hidden = !text;
 }
 
 // -- the kind: presets fill and lock the URL ----------------------------------------------------
