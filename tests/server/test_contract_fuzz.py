@@ -70,7 +70,7 @@ OPENAPI = "/api/v1/openapi.json"
 UNREACHABLE = "tcp://127.0.0.1:9"
 # No container name starts like this, and it is not hex, so it matches no name, id or id prefix.
 ABSENT = "ctfuzz-absent-"
-MAX_EXAMPLES = 10
+MAX_EXAMPLES = 6
 SEED = 20_240_601
 REQUEST_TIMEOUT = 15.0
 # The live event stream never ends by itself: schemathesis reads it for the whole timeout.
