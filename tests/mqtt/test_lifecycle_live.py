@@ -93,6 +93,31 @@ async def test_broker_restart_reconnects_and_republishes(
     assert json.loads(held[t.container(local_engine.slug, name, "state")])["name"] == name
 
 
+async def test_a_broker_down_at_start_is_retried_while_the_core_keeps_working(
+        mqtt_core: Chrontainer, start_bridge: StartBridge, own_broker: Mosquitto,
+        local_engine: Engine) -> None:
+    own_broker.stop()
+    _, name = await run_container(local_engine)
+    settings = bridge_settings(own_broker)
+    t = topics_of(settings)
+    sleep = SleepRecorder(cap=0.3)
+    bridge = await start_bridge(settings, sleep=sleep)  # returns although nothing answers
+    await wait_for(lambda: len(sleep.delays) >= 3, what="three retries")
+    assert sleep.delays[:3] == [1.0, 2.0, 4.0]  # backing off
+    status = bridge.status()
+    assert (status.state, status.connected_since) == ("reconnecting", None)
+    assert status.error
+    # Meanwhile the core works: a container action goes through.
+    result = await mqtt_core.containers.action(local_engine.slug, name, "stop")
+    assert result.changed
+
+    own_broker.start()
+    await wait_connected(bridge, timeout=30)
+    held = await retained(own_broker, f"{settings.base_topic}/#")
+    assert held[t.status] == b"online"
+    assert json.loads(held[t.container(local_engine.slug, name, "state")])["running"] is False
+
+
 async def test_home_assistant_online_republishes_after_a_random_delay(
         mqtt_core: Chrontainer, start_bridge: StartBridge, mqtt_broker: Mosquitto,
         local_engine: Engine) -> None:
