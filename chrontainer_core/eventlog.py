@@ -261,8 +261,11 @@ class EventLog:
         if offset < 0:
             raise InvalidInput("offset must be 0 or more", field="offset")
         conditions = _conditions(flt)
+        # The total rides on every row of the page (a window count, taken before LIMIT): two
+        # separate SELECTs would see different tables while the watchers write (SQLite starts
+        # no transaction for reads), and a page could hold more events than its total.
         page = (
-            select(DockerEventRow)
+            select(DockerEventRow, func.count().over().label("total"))
             .where(*conditions)
             # id breaks ties between events of the same microsecond (and keeps arrival order).
             .order_by(DockerEventRow.time.desc(), DockerEventRow.id.desc())
@@ -271,9 +274,10 @@ class EventLog:
         )
         count = select(func.count()).select_from(DockerEventRow).where(*conditions)
         async with self._db.session() as session:
-            total = await session.scalar(count) or 0
-            rows = (await session.scalars(page)).all()
-        return [_event(row) for row in rows], total
+            rows = (await session.execute(page)).all()
+            # An empty page (limit 0, or an offset past the end) carries no total.
+            total = rows[0].total if rows else await session.scalar(count) or 0
+        return [_event(row[0]) for row in rows], total
 
 
 async def _queued(sub: Subscription) -> builtins.list[Event]:
