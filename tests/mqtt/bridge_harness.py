@@ -36,7 +36,7 @@ from chrontainer_mqtt.bridge import MqttBridge
 from chrontainer_mqtt.settings import MqttSettings
 from chrontainer_mqtt.topics import Topics
 
-from ..live import wait_synced
+from ..live import wait_for, wait_synced
 from .broker import PASSWORD, USERNAME, Message, Mosquitto
 
 
@@ -101,6 +101,16 @@ class SleepRecorder:
     async def __call__(self, delay: float) -> None:
         self.delays.append(delay)
         await asyncio.sleep(min(delay, self.cap))
+
+
+async def in_cache(core: Chrontainer, host: str, name: str | None = None, *,
+                   cid: str | None = None) -> None:
+    """Wait until ``core``'s cache of ``host`` holds the container (by name, or by id)."""
+    def seen() -> bool:
+        return any((c.id == cid) if cid is not None else (c.name == name)
+                   for c in core.hosts.get(host).containers())
+
+    await wait_for(seen, what=f"{name or cid} in the cache")
 
 
 async def wait_connected(bridge: MqttBridge, timeout: float = 20.0) -> None:

@@ -8,11 +8,12 @@ import json
 from chrontainer_core import Chrontainer
 from chrontainer_mqtt.settings import DiscoveryMode
 
-from ..live import Engine, docker, run_container, wait_for
+from ..live import Engine, docker, run_container
 from . import bridge_harness
 from .bridge_harness import (
     StartBridge,
     bridge_settings,
+    in_cache,
     make_schedule,
     topics_of,
     unique_ids,
@@ -22,11 +23,6 @@ from .broker import Mosquitto, recorder, retained
 
 mqtt_core = bridge_harness.mqtt_core
 start_bridge = bridge_harness.start_bridge
-
-
-async def in_cache(core: Chrontainer, host: str, name: str) -> None:
-    await wait_for(lambda: any(c.name == name for c in core.hosts.get(host).containers()),
-                   what=f"{name} in the cache")
 
 
 async def test_discovery_state_and_events_follow_real_containers(

@@ -33,7 +33,7 @@ from chrontainer_mqtt.topics import Topics
 
 from ..live import Engine, docker, free_port, run_container, unique, wait_for
 from . import bridge_harness
-from .bridge_harness import StartBridge, bridge_settings, topics_of, wait_connected
+from .bridge_harness import StartBridge, bridge_settings, in_cache, topics_of, wait_connected
 from .broker import Mosquitto, recorder, retained
 
 mqtt_core = bridge_harness.mqtt_core
@@ -96,8 +96,19 @@ async def rig(daemon: Chrontainer, local_engine: Engine) -> AsyncIterator[Rig]:
 async def started(rig: Rig, *options: str) -> tuple[str, str]:
     """A running test container that the daemon's cache knows; returns (id, name)."""
     cid, name = await run_container(rig.engine, options=options)
-    await wait_for(lambda: any(c.id == cid for c in rig.core.hosts.get(rig.engine.slug)
-                               .containers()), what="the container is in the cache")
+    await in_cache(rig.core, rig.engine.slug, cid=cid)
+    return cid, name
+
+
+async def started_as(rig: Rig, tagged: list[str], image: str, prefix: str) -> tuple[str, str]:
+    """A running container of the test image tagged as ``image`` (the tag is recorded in
+    ``tagged`` for removal), known to the daemon's cache; returns (id, name)."""
+    await docker(rig.engine, "tag", "chrontainer-test/busybox:latest", image)
+    tagged.append(image)
+    name = unique(prefix)
+    cid = await docker(rig.engine, "run", "-d", "--name", name, "--label", "chrontainer.test=1",
+                       "--stop-timeout", "1", image, "sleep", "3600")
+    await in_cache(rig.core, rig.engine.slug, cid=cid)
     return cid, name
 
 
@@ -297,14 +308,7 @@ async def test_a_container_labelled_protected_refuses(rig: Rig) -> None:
 
 
 async def test_a_broker_image_refuses(rig: Rig, tagged: list[str]) -> None:
-    image = f"eclipse-mosquitto:{unique('t')}"
-    await docker(rig.engine, "tag", "chrontainer-test/busybox:latest", image)
-    tagged.append(image)
-    name = unique("broker")
-    cid = await docker(rig.engine, "run", "-d", "--name", name, "--label", "chrontainer.test=1",
-                       "--stop-timeout", "1", image, "sleep", "3600")
-    await wait_for(lambda: any(c.id == cid for c in rig.core.hosts.get(rig.engine.slug)
-                               .containers()), what="the container is in the cache")
+    cid, name = await started_as(rig, tagged, f"eclipse-mosquitto:{unique('t')}", "broker")
     try:
         await assert_protected(rig, name, "MQTT broker image")
     finally:
@@ -312,14 +316,7 @@ async def test_a_broker_image_refuses(rig: Rig, tagged: list[str]) -> None:
 
 
 async def test_a_home_assistant_image_refuses(rig: Rig, tagged: list[str]) -> None:
-    image = f"homeassistant/home-assistant:{unique('t')}"
-    await docker(rig.engine, "tag", "chrontainer-test/busybox:latest", image)
-    tagged.append(image)
-    name = unique("ha")
-    cid = await docker(rig.engine, "run", "-d", "--name", name, "--label", "chrontainer.test=1",
-                       "--stop-timeout", "1", image, "sleep", "3600")
-    await wait_for(lambda: any(c.id == cid for c in rig.core.hosts.get(rig.engine.slug)
-                               .containers()), what="the container is in the cache")
+    cid, name = await started_as(rig, tagged, f"homeassistant/home-assistant:{unique('t')}", "ha")
     try:
         await assert_protected(rig, name, "Home Assistant")
     finally:
@@ -413,16 +410,11 @@ async def test_topics_that_name_no_command_are_ignored(rig: Rig) -> None:
 
 # -- end to end: a real broker and the bridge ---------------------------------------------------
 
-async def cached(core: Chrontainer, engine: Engine, cid: str) -> None:
-    await wait_for(lambda: any(c.id == cid for c in core.hosts.get(engine.slug).containers()),
-                   what="the container is in the cache")
-
-
 async def test_e2e_power_commands_round_trip_to_a_real_container(
         mqtt_core: Chrontainer, start_bridge: StartBridge, mqtt_broker: Mosquitto,
         local_engine: Engine) -> None:
     cid, name = await run_container(local_engine)
-    await cached(mqtt_core, local_engine, cid)
+    await in_cache(mqtt_core, local_engine.slug, cid=cid)
     settings = bridge_settings(mqtt_broker, control=ControlMode.ALL)
     topics = topics_of(settings)
     async with recorder(mqtt_broker, f"{topics.base}/#") as rec:
@@ -451,7 +443,7 @@ async def test_e2e_commands_are_refused_when_control_is_off(
         mqtt_core: Chrontainer, start_bridge: StartBridge, mqtt_broker: Mosquitto,
         local_engine: Engine) -> None:
     cid, name = await run_container(local_engine)
-    await cached(mqtt_core, local_engine, cid)
+    await in_cache(mqtt_core, local_engine.slug, cid=cid)
     settings = bridge_settings(mqtt_broker)  # control off: the default
     topics = topics_of(settings)
     async with recorder(mqtt_broker, f"{topics.base}/#") as rec:
@@ -470,7 +462,7 @@ async def test_e2e_a_retained_command_is_cleared_and_not_obeyed(
         mqtt_core: Chrontainer, start_bridge: StartBridge, mqtt_broker: Mosquitto,
         local_engine: Engine) -> None:
     cid, name = await run_container(local_engine)
-    await cached(mqtt_core, local_engine, cid)
+    await in_cache(mqtt_core, local_engine.slug, cid=cid)
     settings = bridge_settings(mqtt_broker, control=ControlMode.ALL)
     topics = topics_of(settings)
     command = topics.container_command(local_engine.slug, name, "power")

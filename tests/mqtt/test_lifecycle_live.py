@@ -18,6 +18,7 @@ from .bridge_harness import (
     SleepRecorder,
     StartBridge,
     bridge_settings,
+    in_cache,
     make_schedule,
     topics_of,
     unique_ids,
@@ -27,11 +28,6 @@ from .broker import Mosquitto, recorder, retained
 
 mqtt_core = bridge_harness.mqtt_core
 start_bridge = bridge_harness.start_bridge
-
-
-async def in_cache(core: Chrontainer, host: str, name: str) -> None:
-    await wait_for(lambda: any(c.name == name for c in core.hosts.get(host).containers()),
-                   what=f"{name} in the cache")
 
 
 async def held_configs(broker: Mosquitto, prefix: str) -> dict[str, bytes]:
