@@ -9,7 +9,6 @@ the body's values laid over them (an unsaved form), and says whether it worked: 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Final
 
 from aiohttp import web
@@ -93,9 +92,5 @@ async def update_mqtt(request: web.Request, *, body: dict[str, Any]) -> web.Stre
 async def test_mqtt(request: web.Request, *, body: dict[str, Any]) -> web.StreamResponse:
     """Log in to the broker with the stored settings, or the body's values laid over them:
     200 either way, ``ok`` false with the reason (refused, unreachable, no answer in 5 s)."""
-    values = dict(body)
-    if "password" in values and values["password"] is None:
-        values["password"] = ""
-    settings = dataclasses.replace(service(request).current, **values)
-    error = await probe(settings)
+    error = await probe(service(request).laid_over(body))
     return json_response({"ok": error is None, "error": error})

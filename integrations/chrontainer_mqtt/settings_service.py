@@ -112,6 +112,14 @@ _UNDECRYPTABLE: Final = ("The stored MQTT password cannot be decrypted with this
                          "again.")
 
 
+def _cleared_password(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``password: null`` in a body means "no password", which the model holds as ""."""
+    out = dict(values)
+    if "password" in out and out["password"] is None:
+        out["password"] = ""
+    return out
+
+
 class MqttSettingsService:
     """Reads and changes the MQTT settings; the config file's ``mqtt:`` section wins.
 
@@ -156,6 +164,11 @@ class MqttSettingsService:
     def current(self) -> MqttSettings:
         """The effective values, as of the last :meth:`load` or :meth:`update`."""
         return self._current
+
+    def laid_over(self, values: Mapping[str, Any]) -> MqttSettings:
+        """The current settings with validated ``values`` laid over them, unsaved (what a
+        connection test of an unsaved form uses); ``password`` None means no password."""
+        return dataclasses.replace(self._current, **_cleared_password(values))
 
     @property
     def read_only(self) -> tuple[str, ...]:
@@ -234,8 +247,7 @@ class MqttSettingsService:
         actor = actor or Actor.library()
         valid = validate_changes(changes)
         refuse_read_only(valid, self._overrides)
-        if "password" in valid and valid["password"] is None:
-            valid["password"] = ""
+        valid = _cleared_password(valid)
         if valid.get("client_id") == "":
             valid["client_id"] = _new_client_id()
         changed = {k: v for k, v in valid.items() if getattr(self._stored, k) != v}
