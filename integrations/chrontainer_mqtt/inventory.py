@@ -14,8 +14,6 @@ container's ``gone_since``), so the TTL counts from when the container really we
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -119,11 +117,15 @@ class Inventory:
     counts: InventoryCounts = field(default_factory=InventoryCounts)
     origin: Origin = field(default_factory=lambda: Origin(
         sw_version=_version(), support_url="https://github.com/chrontainer/chrontainer"))
-    _deadband: StatsDeadband = field(default_factory=StatsDeadband)
+    _deadband: StatsDeadband = field(init=False)
     _operations: dict[tuple[str, str], Operation] = field(default_factory=dict)
     _details: dict[str, _Details] = field(default_factory=dict)
     _key_by_id: dict[tuple[str, str], str] = field(default_factory=dict)
-    _stats_sent: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The stats sensors expire (expire_after) when nothing arrives: steady values inside
+        # the deadband are sent again at half that.
+        self._deadband = StatsDeadband(max_silence=self.stats_expire_after / 2)
 
     @property
     def topics(self) -> Topics:
@@ -269,12 +271,7 @@ class Inventory:
     async def _stats(self, c: Container, metrics: ContainerMetrics, *, force: bool) -> None:
         ident = self.topics.container_device_id(c.host, c.key)
         payload = container_stats(metrics)
-        now = time.monotonic()
-        # The stats sensors expire (expire_after) when nothing arrives: steady values inside
-        # the deadband are sent again before that.
-        due = now - self._stats_sent.get(ident, -math.inf) >= self.stats_expire_after / 2
-        if self._deadband.should_publish(ident, payload) or force or due:
-            self._stats_sent[ident] = now
+        if self._deadband.should_publish(ident, payload, force=force):
             self.counts.stats += 1
             await self._send(self.topics.container(c.host, c.key, "stats"), to_payload(payload))
 
@@ -388,7 +385,6 @@ class Inventory:
             state_topics = [topics.container(device.host, device.ref, leaf)
                             for leaf in _CONTAINER_LEAVES]
             self._deadband.forget(device.device_id)
-            self._stats_sent.pop(device.device_id, None)
         elif device.kind == DeviceKind.HOST:
             state_topics = [topics.host(device.ref)]
         elif device.kind == DeviceKind.SCHEDULE and device.ref.isdigit():

@@ -9,7 +9,9 @@ these fields, so renaming one is a breaking change for Home Assistant and for No
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -145,26 +147,43 @@ def _moved(name: str, old: float | None, new: float | None) -> bool:
 
 
 class StatsDeadband:
-    """Publish stats only when a value moved by more than its band since the last publish."""
+    """Publish stats only when a value moved by more than its band since the last publish,
+    or when nothing was published for ``max_silence`` seconds: the stats sensors expire
+    (``expire_after``) when nothing arrives, so steady values are sent again before that.
 
-    def __init__(self) -> None:
+    Args:
+        max_silence: Longest time without a publish (seconds); infinite by default.
+        clock: Monotonic seconds; injectable for tests.
+    """
+
+    def __init__(self, *, max_silence: float = math.inf,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_silence = max_silence
+        self._clock = clock
         self._last: dict[str, dict[str, float | None]] = {}
+        self._sent_at: dict[str, float] = {}
 
-    def should_publish(self, ident: str, stats: Mapping[str, float | None]) -> bool:
+    def should_publish(self, ident: str, stats: Mapping[str, float | None], *,
+                       force: bool = False) -> bool:
         """Whether ``stats`` of ``ident`` (e.g. host/key) is news; remembers it when it is.
 
-        The first stats of an ident, or stats with other fields, are always news.
+        The first stats of an ident, stats with other fields, stats after ``max_silence``
+        and forced ones (a republish) are always news.
         """
+        now = self._clock()
         last = self._last.get(ident)
-        if (last is None or last.keys() != stats.keys()
+        if (force or last is None or last.keys() != stats.keys()
+                or now - self._sent_at.get(ident, -math.inf) >= self._max_silence
                 or any(_moved(name, last[name], value) for name, value in stats.items())):
             self._last[ident] = dict(stats)
+            self._sent_at[ident] = now
             return True
         return False
 
     def forget(self, ident: str) -> None:
         """Drop what was published for ``ident`` (it stopped or went away): next is news."""
         self._last.pop(ident, None)
+        self._sent_at.pop(ident, None)
 
 
 def update_state(c: Container, check: UpdateCheck | None, *,

@@ -307,3 +307,18 @@ def test_schedule_state_durations() -> None:
         ("error", 75.3, "no such container")
     assert (out["enabled"], out["next_run"], out["last_run"]) == \
         (False, None, "2026-03-01T12:00:05Z")
+
+
+def test_deadband_resends_steady_stats_after_max_silence_and_when_forced() -> None:
+    now = [100.0]
+    band = StatsDeadband(max_silence=30.0, clock=lambda: now[0])
+    steady = {"cpu_percent": 5.0}
+    assert band.should_publish("a", steady)
+    now[0] += 29.9
+    assert not band.should_publish("a", steady)
+    now[0] += 0.1
+    assert band.should_publish("a", steady)  # 30 s without a publish
+    assert not band.should_publish("a", steady)
+    assert band.should_publish("a", steady, force=True)
+    now[0] += 29.9
+    assert not band.should_publish("a", steady)  # the forced publish counts as sent
